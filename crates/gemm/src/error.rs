@@ -1,0 +1,91 @@
+//! Errors the safe API returns instead of panicking.
+
+use std::fmt;
+
+/// Which operand of `C ← α·A·B + β·C` an error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operand {
+    /// The left factor `A` (m × k).
+    A,
+    /// The right factor `B` (k × n).
+    B,
+    /// The output `C` (m × n).
+    C,
+}
+
+impl fmt::Display for Operand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Operand::A => "A",
+            Operand::B => "B",
+            Operand::C => "C",
+        })
+    }
+}
+
+/// Everything that can go wrong when describing or multiplying matrices through the safe API.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GemmError {
+    /// The inner or outer dimensions of `A·B` and `C` do not agree.
+    #[error(
+        "shape mismatch: A is {}x{}, B is {}x{}, C is {}x{} (need A: m x k, B: k x n, C: m x n)",
+        a.0, a.1, b.0, b.1, c.0, c.1
+    )]
+    ShapeMismatch {
+        /// Shape of `A` as (rows, cols).
+        a: (usize, usize),
+        /// Shape of `B` as (rows, cols).
+        b: (usize, usize),
+        /// Shape of `C` as (rows, cols).
+        c: (usize, usize),
+    },
+    /// A view's shape and strides reach outside its slice.
+    #[error(
+        "{what}: a {rows}x{cols} view with strides ({row_stride}, {col_stride}) from offset {offset} \
+         needs elements {lowest}..={highest} but the slice has {len}"
+    )]
+    OutOfBounds {
+        /// The view being described (operand name or "matrix view").
+        what: String,
+        /// Rows of the view.
+        rows: usize,
+        /// Columns of the view.
+        cols: usize,
+        /// Row stride in elements.
+        row_stride: isize,
+        /// Column stride in elements.
+        col_stride: isize,
+        /// Index of element (0, 0) in the slice.
+        offset: usize,
+        /// Lowest slice index the view touches (may be negative).
+        lowest: i128,
+        /// Highest slice index the view touches.
+        highest: i128,
+        /// Length of the slice.
+        len: usize,
+    },
+    /// A mutable view whose strides make two elements share one memory slot.
+    #[error(
+        "{what}: strides ({row_stride}, {col_stride}) make elements of a {rows}x{cols} output alias each other"
+    )]
+    AliasingOutput {
+        /// The view being described.
+        what: String,
+        /// Rows of the view.
+        rows: usize,
+        /// Columns of the view.
+        cols: usize,
+        /// Row stride in elements.
+        row_stride: isize,
+        /// Column stride in elements.
+        col_stride: isize,
+    },
+    /// The `DEPTHLAB_GEMM_ISA` variable names a path this build or CPU cannot run.
+    #[error("DEPTHLAB_GEMM_ISA={value:?}: {reason}")]
+    UnsupportedIsa {
+        /// The value that was asked for.
+        value: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+}

@@ -1,0 +1,235 @@
+//! # depthlab-gemm
+//!
+//! General matrix multiplication `C ← α·op(A)·op(B) + β·C` for `f32` and `f64`, written the
+//! Goto/BLIS way: the problem is cut into cache-sized blocks (the five loops live in
+//! [`driver`](crate::driver)), panels of `A` and `B` are packed into aligned scratch buffers
+//! that are reused across calls, and a register-tiled SIMD microkernel (AVX-512F, AVX2+FMA or
+//! a portable scalar fallback, chosen once from the CPU's features) does the arithmetic.
+//!
+//! Two entry points:
+//! - [`gemm`] over checked [`MatRef`]/[`MatMut`] views; bad shapes or strides come back as a
+//!   [`GemmError`], never a panic.
+//! - [`sgemm`]/[`dgemm`], `unsafe` raw-pointer functions with exactly the signature and contract
+//!   of `matrixmultiply::sgemm`/`dgemm`, so switching is a change of path.
+//!
+//! A transpose is a stride swap: `A.t()` costs nothing. With `β = 0`, `C` is never read, so it
+//! may hold NaN or garbage. With `k = 0`, `C ← β·C`.
+//!
+//! Threads come from rayon's pool (`RAYON_NUM_THREADS`). Work is split over the `m` and `n`
+//! block loops only, never over `k`, so every element of `C` is summed in the same order for
+//! any thread count: results are bit-identical with 1 or 32 threads.
+//!
+//! ```
+//! use depthlab_gemm::{gemm, MatMut, MatRef};
+//! let a = [1.0f32, 2.0, 3.0, 4.0]; // 2x2 row-major
+//! let b = [5.0f32, 6.0, 7.0, 8.0];
+//! let mut c = [f32::NAN; 4];
+//! gemm(1.0, MatRef::row_major(&a, 2, 2)?, MatRef::row_major(&b, 2, 2)?, 0.0,
+//!      MatMut::row_major(&mut c, 2, 2)?)?;
+//! assert_eq!(c, [19.0, 22.0, 43.0, 50.0]);
+//! # Ok::<(), depthlab_gemm::GemmError>(())
+//! ```
+
+mod arch;
+mod driver;
+mod error;
+mod kernel;
+mod pack;
+pub mod probe;
+mod view;
+
+pub use error::{GemmError, Operand};
+pub use kernel::{Isa, active_isa, available_isas};
+pub use view::{MatMut, MatRef};
+
+/// Element types the kernels are written for: `f32` and `f64`.
+pub trait Element:
+    Copy
+    + Send
+    + Sync
+    + PartialEq
+    + std::fmt::Debug
+    + std::ops::Add<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + 'static
+    + kernel::Sealed
+{
+    /// The additive identity.
+    const ZERO: Self;
+    /// The multiplicative identity.
+    const ONE: Self;
+}
+
+impl Element for f32 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+}
+
+impl Element for f64 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+}
+
+/// How many threads one product may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Parallelism {
+    /// Use rayon's pool when the product is big enough to gain, except when already running
+    /// inside a rayon worker (then the caller is the parallel loop, and nesting would only add
+    /// overhead).
+    #[default]
+    Auto,
+    /// Stay on the calling thread.
+    Sequential,
+}
+
+/// `C ← α·A·B + β·C` over checked views, using rayon's pool when it pays ([`Parallelism::Auto`]).
+///
+/// # Errors
+/// [`GemmError::ShapeMismatch`] when `A` is not m×k, `B` k×n and `C` m×n.
+pub fn gemm<T: Element>(
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    beta: T,
+    c: MatMut<'_, T>,
+) -> Result<(), GemmError> {
+    gemm_with(Parallelism::Auto, alpha, a, b, beta, c)
+}
+
+/// [`gemm`] with an explicit threading policy.
+///
+/// # Errors
+/// [`GemmError::ShapeMismatch`] when `A` is not m×k, `B` k×n and `C` m×n.
+pub fn gemm_with<T: Element>(
+    par: Parallelism,
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    beta: T,
+    mut c: MatMut<'_, T>,
+) -> Result<(), GemmError> {
+    if a.cols() != b.rows() || a.rows() != c.rows() || b.cols() != c.cols() {
+        return Err(GemmError::ShapeMismatch {
+            a: (a.rows(), a.cols()),
+            b: (b.rows(), b.cols()),
+            c: (c.rows(), c.cols()),
+        });
+    }
+    let (m, k, n) = (a.rows(), a.cols(), b.cols());
+    let problem = driver::Problem {
+        m,
+        k,
+        n,
+        alpha,
+        a: a.origin(),
+        rsa: a.row_stride(),
+        csa: a.col_stride(),
+        b: b.origin(),
+        rsb: b.row_stride(),
+        csb: b.col_stride(),
+        beta,
+        c: c.origin_mut(),
+        rsc: c.row_stride(),
+        csc: c.col_stride(),
+    };
+    // SAFETY: the views were bounds-checked when built and borrow their slices for this call;
+    // `MatMut` guarantees its elements do not alias, and the shapes agree (checked above).
+    unsafe { driver::run(&problem, par) };
+    Ok(())
+}
+
+/// General matrix multiplication (f32): `C ← α·A·B + β·C`, the `matrixmultiply::sgemm` contract.
+///
+/// - `m`, `k`, `n`: dimensions; `A` is m×k, `B` is k×n, `C` is m×n.
+/// - `a`, `b`, `c`: pointers to element (0, 0) of each matrix.
+/// - `rsx`/`csx`: row and column stride of `x`, in elements.
+///
+/// Strides for `A` and `B` may be arbitrary (negative or zero too). Strides for `C` must not
+/// make two elements alias each other (so they cannot be zero). If `β` is zero, `C` need not be
+/// initialised: it is never read.
+///
+/// Threads: uses rayon's pool for products large enough to gain, like [`gemm`].
+///
+/// # Safety
+/// Every element of `A`, `B` and `C` implied by the dimensions and strides must be valid to
+/// read (and, for `C`, to write) for the duration of the call, `C` must not overlap `A` or `B`,
+/// and no other thread may access `C` meanwhile.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn sgemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: *const f32,
+    rsa: isize,
+    csa: isize,
+    b: *const f32,
+    rsb: isize,
+    csb: isize,
+    beta: f32,
+    c: *mut f32,
+    rsc: isize,
+    csc: isize,
+) {
+    let problem = driver::Problem {
+        m,
+        k,
+        n,
+        alpha,
+        a,
+        rsa,
+        csa,
+        b,
+        rsb,
+        csb,
+        beta,
+        c,
+        rsc,
+        csc,
+    };
+    // SAFETY: the caller upholds the pointer contract documented above.
+    unsafe { driver::run(&problem, Parallelism::Auto) }
+}
+
+/// General matrix multiplication (f64): `C ← α·A·B + β·C`, the `matrixmultiply::dgemm` contract.
+///
+/// Same arguments, contract and threading as [`sgemm`].
+///
+/// # Safety
+/// As for [`sgemm`].
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn dgemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f64,
+    a: *const f64,
+    rsa: isize,
+    csa: isize,
+    b: *const f64,
+    rsb: isize,
+    csb: isize,
+    beta: f64,
+    c: *mut f64,
+    rsc: isize,
+    csc: isize,
+) {
+    let problem = driver::Problem {
+        m,
+        k,
+        n,
+        alpha,
+        a,
+        rsa,
+        csa,
+        b,
+        rsb,
+        csb,
+        beta,
+        c,
+        rsc,
+        csc,
+    };
+    // SAFETY: the caller upholds the pointer contract documented above.
+    unsafe { driver::run(&problem, Parallelism::Auto) }
+}

@@ -1,0 +1,1 @@
+//! FMA peak probe.

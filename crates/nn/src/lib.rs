@@ -1,0 +1,1 @@
+//! depthlab-nn: fully connected layers, activations, losses, optimizers and training.

@@ -1,0 +1,1 @@
+//! `depthlab bench-report`: criterion estimates turned into comparison reports.

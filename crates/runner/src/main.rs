@@ -1,0 +1,2 @@
+//! The `depthlab` command line.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Study reports: plots, fit verdicts, tables and summaries written under `reports/`.
