@@ -1,7 +1,27 @@
-//! TEMPORARY naive driver so dependent crates compile; replaced by the blocked driver.
+//! The Goto/BLIS loop nest, written once for every ISA and element type.
+//!
+//! ```text
+//! loop 5: split n into nc-wide blocks                    (B block: L3)
+//!   loop 4: split k into kc-deep blocks; pack B          (k is never split across threads)
+//!     loop 3: split m into mc-tall blocks; pack A        (A block: L2)   <- threads split here
+//!       loop 2: split the block's n into NR-wide panels  (B micro-panel)  <- and here if m is small
+//!         loop 1: split the block's m into MR-tall panels
+//!           microkernel: one MR × NR tile of C, in registers
+//! ```
+//!
+//! Every element of C is accumulated over k in the same order (kc blocks in sequence, p in
+//! sequence inside the tile) whatever the thread count and whatever was packed, so results are
+//! bit-identical for any number of threads.
+
+use std::sync::OnceLock;
+
+use crate::kernel::{Isa, MicroKernel, Tile};
+use crate::pack::{pack_panels, with_a_scratch, with_b_scratch};
 use crate::{Element, Parallelism};
 
-pub(crate) struct Problem<T> {
+/// One product `C ← α·A·B + β·C` as raw pointers and strides (the `matrixmultiply` form).
+#[doc(hidden)]
+pub struct Problem<T> {
     pub m: usize,
     pub k: usize,
     pub n: usize,
@@ -18,24 +38,406 @@ pub(crate) struct Problem<T> {
     pub csc: isize,
 }
 
-pub(crate) unsafe fn run<T: Element>(p: &Problem<T>, _par: Parallelism) {
+/// Below this many multiply-adds a second thread costs more in hand-off than it saves.
+const MIN_PARALLEL_MACS: usize = 96 * 96 * 96;
+
+/// How many threads a product of this size may use under `par`.
+fn thread_count(par: Parallelism, macs: usize) -> usize {
+    match par {
+        Parallelism::Sequential => 1,
+        Parallelism::Auto => {
+            // Inside a rayon worker the caller is already the parallel loop (a sweep running
+            // many models): nesting would only add hand-off cost.
+            if macs < MIN_PARALLEL_MACS || rayon::current_thread_index().is_some() {
+                1
+            } else {
+                rayon::current_num_threads().max(1)
+            }
+        }
+    }
+}
+
+/// Runs the product on the active ISA.
+///
+/// # Safety
+/// The pointers and strides must describe valid matrices as in the `sgemm` contract: every
+/// implied element of A and B readable, of C readable and writable, C not aliasing itself or
+/// A or B.
+///
+/// # Panics
+/// When `DEPTHLAB_GEMM_ISA` names an ISA this CPU cannot run (the safe API checks first).
+pub(crate) unsafe fn run<T: Element>(p: &Problem<T>, par: Parallelism) {
+    let isa = match crate::kernel::active_isa() {
+        Ok(isa) => isa,
+        Err(e) => panic!("depthlab-gemm: {e}"),
+    };
+    // SAFETY: forwarded contract; `isa` is supported (active_isa checked it).
+    unsafe { run_isa(isa, p, par) }
+}
+
+/// Runs the product on a given, supported ISA.
+///
+/// # Safety
+/// As [`run`], and `isa.is_supported()`.
+pub(crate) unsafe fn run_isa<T: Element>(isa: Isa, p: &Problem<T>, par: Parallelism) {
+    if p.m == 0 || p.n == 0 {
+        return;
+    }
+    if p.k == 0 {
+        // SAFETY: forwarded contract.
+        unsafe { scale_c(p) };
+        return;
+    }
+    let threads = thread_count(par, p.m.saturating_mul(p.n).saturating_mul(p.k));
+    // SAFETY: forwarded contract.
+    unsafe { T::run_on(isa, &orient(p), threads) }
+}
+
+/// `C ← β·C` (the whole product when k = 0); C is not read when β = 0.
+unsafe fn scale_c<T: Element>(p: &Problem<T>) {
     for i in 0..p.m {
         for j in 0..p.n {
-            let mut s = T::ZERO;
-            for l in 0..p.k {
-                unsafe {
-                    s = s + *p.a.offset(i as isize * p.rsa + l as isize * p.csa)
-                        * *p.b.offset(l as isize * p.rsb + j as isize * p.csb);
-                }
-            }
+            // SAFETY: (i, j) is inside C by the caller's contract.
             unsafe {
-                let cp = p.c.offset(i as isize * p.rsc + j as isize * p.csc);
-                *cp = if p.beta == T::ZERO {
-                    p.alpha * s
+                let c = p.c.offset(i as isize * p.rsc + j as isize * p.csc);
+                *c = if p.beta == T::ZERO {
+                    T::ZERO
                 } else {
-                    p.alpha * s + p.beta * *cp
+                    p.beta * *c
                 };
             }
         }
+    }
+}
+
+/// The microkernel vectorises down C's columns; when C is row-major, multiply the transposes
+/// instead (Cᵀ = Bᵀ·Aᵀ) so its stores stay contiguous. A stride swap, no copy.
+fn orient<T: Element>(p: &Problem<T>) -> Problem<T> {
+    if p.csc == 1 && p.rsc != 1 {
+        Problem {
+            m: p.n,
+            k: p.k,
+            n: p.m,
+            alpha: p.alpha,
+            a: p.b,
+            rsa: p.csb,
+            csa: p.rsb,
+            b: p.a,
+            rsb: p.csa,
+            csb: p.rsa,
+            beta: p.beta,
+            c: p.c,
+            rsc: p.csc,
+            csc: p.rsc,
+        }
+    } else {
+        *p
+    }
+}
+
+// SAFETY: a Problem is only shared with the rayon tasks of the call that owns it; they read A
+// and B and write disjoint tiles of C.
+unsafe impl<T: Sync> Sync for Problem<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Send for Problem<T> {}
+
+impl<T: Copy> Clone for Problem<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T: Copy> Copy for Problem<T> {}
+
+/// Cache sizes in bytes (L1 data, L2, L3), read once from the OS.
+fn cache_sizes() -> (usize, usize, usize) {
+    static SIZES: OnceLock<(usize, usize, usize)> = OnceLock::new();
+    *SIZES.get_or_init(|| {
+        // Fallbacks are a common modern core (32 KiB L1d, 1 MiB L2, 8 MiB L3 share).
+        let mut sizes = (32 << 10, 1 << 20, 8 << 20);
+        for index in 0..8 {
+            let dir = format!("/sys/devices/system/cpu/cpu0/cache/index{index}");
+            let read = |f: &str| std::fs::read_to_string(format!("{dir}/{f}")).ok();
+            let (Some(level), Some(kind), Some(size)) = (read("level"), read("type"), read("size"))
+            else {
+                continue;
+            };
+            let size = size.trim();
+            let bytes = match size.strip_suffix('K') {
+                Some(kib) => kib.parse::<usize>().ok().map(|v| v << 10),
+                None => size
+                    .strip_suffix('M')
+                    .and_then(|m| m.parse::<usize>().ok())
+                    .map(|v| v << 20),
+            };
+            let Some(bytes) = bytes else { continue };
+            match (level.trim(), kind.trim()) {
+                ("1", "Data") => sizes.0 = bytes,
+                ("2", _) => sizes.1 = bytes,
+                ("3", _) => sizes.2 = bytes,
+                _ => {}
+            }
+        }
+        sizes
+    })
+}
+
+/// Block sizes for one kernel shape.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Blocking {
+    pub kc: usize,
+    pub mc: usize,
+    pub nc: usize,
+}
+
+/// Derives KC, MC, NC from the caches: a kc × NR sliver of B fills half of L1 (it is reused by
+/// every A micro-panel of the block), an mc × kc block of A half of L2, and a kc × nc block of B
+/// a quarter of L3 (shared with the other cores).
+pub(crate) fn blocking(mr: usize, nr: usize, elem: usize) -> Blocking {
+    let (l1, l2, l3) = cache_sizes();
+    let kc = ((l1 / 2) / (nr * elem)).clamp(64, 1024) / 8 * 8;
+    let mc = ((l2 / 2) / (kc * elem)).clamp(mr, 4096) / mr * mr;
+    let nc = ((l3 / 4) / (kc * elem)).clamp(nr, 1 << 16) / nr * nr;
+    Blocking { kc, mc, nc }
+}
+
+/// A raw pointer that may cross to rayon workers; the loop structure guarantees disjoint writes.
+#[derive(Clone, Copy)]
+struct SendPtr<T>(T);
+// SAFETY: workers write disjoint tiles of C and only read A, B and the packed B block, which
+// outlive the parallel scope.
+unsafe impl<T> Send for SendPtr<T> {}
+// SAFETY: as above.
+unsafe impl<T> Sync for SendPtr<T> {}
+
+/// Runs the five loops with microkernel `K` on `threads` threads.
+///
+/// # Safety
+/// As [`run`], C oriented so that `rsc` is the preferred unit stride, and `K::ISA` supported.
+pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, threads: usize) {
+    debug_assert!(K::ISA.is_supported());
+    let (mr, nr) = (K::MR, K::NR);
+    let blk = blocking(mr, nr, std::mem::size_of::<T>());
+    // With more threads than A blocks, shrink MC so every thread gets one.
+    let mc = if threads > 1 {
+        blk.mc.min(p.m.div_ceil(threads).div_ceil(mr) * mr).max(mr)
+    } else {
+        blk.mc
+    };
+    let a_contiguous = p.rsa == 1;
+
+    with_b_scratch(|b_scratch| {
+        for jc in (0..p.n).step_by(blk.nc) {
+            // loop 5
+            let nc = blk.nc.min(p.n - jc);
+            for (ki, pc) in (0..p.k).step_by(blk.kc).enumerate() {
+                // loop 4
+                let kc = blk.kc.min(p.k - pc);
+                let beta = if ki == 0 { p.beta } else { T::ONE };
+                let b_pack: *mut T = b_scratch.get(nc.div_ceil(nr) * nr * kc);
+                // SAFETY: the B block (pc.., jc..) is inside B; b_pack holds the panels.
+                unsafe {
+                    let src = p.b.offset(pc as isize * p.rsb + jc as isize * p.csb);
+                    pack_panels(nc, kc, nr, src, p.csb, p.rsb, b_pack);
+                }
+                let job = BlockJob {
+                    p: *p,
+                    pc,
+                    kc,
+                    jc,
+                    beta,
+                    b_pack: SendPtr(b_pack),
+                };
+                let m_blocks = p.m.div_ceil(mc);
+                // Split the n panels too when m alone cannot feed every thread.
+                let n_splits = if threads > m_blocks {
+                    threads.div_ceil(m_blocks).min(nc.div_ceil(nr))
+                } else {
+                    1
+                };
+                let tasks = m_blocks * n_splits;
+                let panels = nc.div_ceil(nr);
+                let run_task = |t: usize| {
+                    let (mb, ns) = (t / n_splits, t % n_splits);
+                    let ic = mb * mc;
+                    let mcb = mc.min(p.m - ic);
+                    let (j0, j1) = (panels * ns / n_splits, panels * (ns + 1) / n_splits);
+                    // SAFETY: tasks cover disjoint (ic, jr) ranges of C; see `BlockJob::run`.
+                    unsafe { job.run::<K>(ic, mcb, j0 * nr, (j1 * nr).min(nc), a_contiguous) };
+                };
+                if threads > 1 && tasks > 1 {
+                    use rayon::prelude::*;
+                    (0..tasks).into_par_iter().for_each(run_task);
+                } else {
+                    (0..tasks).for_each(run_task);
+                }
+            }
+        }
+    });
+}
+
+/// Everything one (jc, pc) iteration shares among its tasks.
+struct BlockJob<T> {
+    p: Problem<T>,
+    pc: usize,
+    kc: usize,
+    jc: usize,
+    beta: T,
+    b_pack: SendPtr<*mut T>,
+}
+
+impl<T: Element> BlockJob<T> {
+    /// Loops 3 (one block) to 1: pack this A block, then every tile of columns `jr0..jr1`.
+    ///
+    /// # Safety
+    /// `ic..ic+mcb` and `jr0..jr1` are inside the problem, and no other task writes that part of C.
+    unsafe fn run<K: MicroKernel<T>>(
+        &self,
+        ic: usize,
+        mcb: usize,
+        jr0: usize,
+        jr1: usize,
+        a_contiguous: bool,
+    ) {
+        let (mr, nr) = (K::MR, K::NR);
+        let p = &self.p;
+        let kc = self.kc;
+        with_a_scratch(|a_scratch| {
+            let a_block =
+                p.a.wrapping_offset(ic as isize * p.rsa + self.pc as isize * p.csa);
+            let a_pack: *mut T = a_scratch.get(mcb.div_ceil(mr) * mr * kc);
+            // A whose M direction is unit-stride can feed full panels straight to the kernel;
+            // only the ragged last panel needs a padded copy.
+            let full_panels = if a_contiguous { mcb / mr } else { 0 };
+            // SAFETY: the A block is inside A; a_pack holds ceil(mcb/mr) panels.
+            unsafe {
+                pack_panels(
+                    mcb - full_panels * mr,
+                    kc,
+                    mr,
+                    a_block.offset((full_panels * mr) as isize * p.rsa),
+                    p.rsa,
+                    p.csa,
+                    a_pack.add(full_panels * mr * kc),
+                );
+            }
+            for jr in (jr0..jr1).step_by(nr) {
+                // loop 2
+                let n_eff = nr.min(jr1 - jr);
+                // SAFETY: panel jr / nr of the packed B block.
+                let b = unsafe { self.b_pack.0.add(jr * kc) };
+                for (q, ir) in (0..mcb).step_by(mr).enumerate() {
+                    // loop 1
+                    let (a, a_ks) = if q < full_panels {
+                        (a_block.wrapping_add(ir), p.csa)
+                    } else {
+                        (a_pack.wrapping_add(q * mr * kc).cast_const(), mr as isize)
+                    };
+                    let tile = Tile {
+                        kc,
+                        alpha: p.alpha,
+                        a,
+                        a_ks,
+                        b,
+                        b_ks: nr as isize,
+                        b_js: 1,
+                        beta: self.beta,
+                        c: p.c.wrapping_offset(
+                            (ic + ir) as isize * p.rsc + (self.jc + jr) as isize * p.csc,
+                        ),
+                        rsc: p.rsc,
+                        csc: p.csc,
+                        m_eff: mr.min(mcb - ir),
+                        n_eff,
+                    };
+                    // SAFETY: the tile is inside C and owned by this task; A and B slivers are
+                    // valid for kc steps; K's ISA was checked by the dispatcher.
+                    unsafe { K::tile::<true>(&tile) };
+                }
+            }
+        });
+    }
+}
+
+macro_rules! dispatch {
+    ($t:ty) => {
+        impl crate::kernel::Sealed for $t {
+            unsafe fn run_on(isa: Isa, p: &Problem<$t>, threads: usize) {
+                use crate::arch::scalar::ScalarKernel;
+                match isa {
+                    Isa::Scalar => {
+                        // SAFETY: forwarded contract; the scalar path runs everywhere.
+                        unsafe { gemm_loops::<$t, ScalarKernel<$t>>(p, threads) }
+                    }
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx2 => {
+                        // SAFETY: forwarded contract; the caller checked AVX2+FMA is supported.
+                        unsafe {
+                            gemm_loops::<$t, crate::arch::x86_64::avx2::Avx2Kernel<$t>>(p, threads)
+                        }
+                    }
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx512 => {
+                        // SAFETY: forwarded contract; the caller checked AVX-512F is supported.
+                        unsafe {
+                            gemm_loops::<$t, crate::arch::x86_64::avx512::Avx512Kernel<$t>>(
+                                p, threads,
+                            )
+                        }
+                    }
+                    #[cfg(not(target_arch = "x86_64"))]
+                    _ => unreachable!("non-x86 ISAs are never reported as supported"),
+                }
+            }
+        }
+    };
+}
+dispatch!(f32);
+dispatch!(f64);
+
+#[cfg(test)]
+mod tests {
+    use crate::{Isa, MatMut, MatRef, Parallelism, available_isas, gemm_on};
+
+    /// Quick in-crate check of the loop nest on every ISA; the full suite lives in tests/.
+    #[test]
+    fn blocked_loops_match_naive_across_block_edges() {
+        let shapes = [
+            (1, 1, 1),
+            (5, 7, 3),
+            (33, 13, 17),
+            (70, 300, 50),
+            (129, 1100, 31),
+            (400, 40, 400),
+        ];
+        for isa in available_isas() {
+            for &(m, k, n) in &shapes {
+                for row_major_c in [true, false] {
+                    let a: Vec<f64> = (0..m * k).map(|i| ((i * 7) % 13) as f64 - 6.0).collect();
+                    let b: Vec<f64> = (0..k * n).map(|i| ((i * 5) % 11) as f64 - 5.0).collect();
+                    let mut c = vec![f64::NAN; m * n];
+                    let cv = if row_major_c {
+                        MatMut::row_major(&mut c, m, n).unwrap()
+                    } else {
+                        MatMut::col_major(&mut c, m, n).unwrap()
+                    };
+                    let av = MatRef::row_major(&a, m, k).unwrap();
+                    let bv = MatRef::col_major(&b, k, n).unwrap();
+                    gemm_on(isa, Parallelism::Auto, 1.5, av, bv, 0.0, cv).unwrap();
+                    for i in 0..m {
+                        for j in 0..n {
+                            let want: f64 =
+                                (0..k).map(|p| a[i * k + p] * b[j * k + p]).sum::<f64>() * 1.5;
+                            let got = if row_major_c {
+                                c[i * n + j]
+                            } else {
+                                c[j * m + i]
+                            };
+                            assert_eq!(got, want, "{isa:?} {m}x{k}x{n} at ({i},{j})");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(available_isas().contains(&Isa::Scalar));
     }
 }

@@ -1,19 +1,283 @@
-//! TEMPORARY
-pub trait Sealed {}
-impl Sealed for f32 {}
-impl Sealed for f64 {}
-/// Instruction-set path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+//! The microkernel contract, the one generic tile body every SIMD ISA shares, and the runtime
+//! choice of ISA (detected once, cached, overridable with `DEPTHLAB_GEMM_ISA`).
+//!
+//! A microkernel computes one `MR × NR` tile of `C ← α·A·B + β·C` from an `MR × kc` sliver of
+//! `A` (MR consecutive elements per step of k, the vectorised direction) and a `kc × NR` sliver
+//! of `B` (one broadcast per column per step of k). The driver guarantees:
+//! - `A` reads `a[p·a_ks + i]` for `p < kc`, `i < MR`, all in bounds (packed and zero-padded,
+//!   or a full panel of a matrix whose M-stride is 1);
+//! - `B` reads `b[p·b_ks + j·b_js]` for `p < kc`, `j < n_eff` only (columns past `n_eff` are
+//!   clamped to the last valid one, never read out of bounds);
+//! - `C` is written only at `(i, j)` with `i < m_eff`, `j < n_eff`, and read only when `β ≠ 0`.
+
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use crate::error::GemmError;
+
+/// Seals [`crate::Element`] and gives each element type its per-ISA kernels.
+pub trait Sealed: Sized {
+    /// Runs the blocked driver with the kernel of `isa` for this element type.
+    ///
+    /// # Safety
+    /// As [`crate::driver::run`].
+    #[doc(hidden)]
+    unsafe fn run_on(isa: Isa, p: &crate::driver::Problem<Self>, threads: usize);
+}
+
+/// One tile's worth of pointers and sizes, handed from the driver to a microkernel.
+pub(crate) struct Tile<T> {
+    pub kc: usize,
+    pub alpha: T,
+    pub a: *const T,
+    pub a_ks: isize,
+    pub b: *const T,
+    pub b_ks: isize,
+    pub b_js: isize,
+    pub beta: T,
+    pub c: *mut T,
+    pub rsc: isize,
+    pub csc: isize,
+    pub m_eff: usize,
+    pub n_eff: usize,
+}
+
+/// A register-tiled microkernel for one ISA and element type.
+pub(crate) trait MicroKernel<T> {
+    /// Rows of the tile (the vectorised direction).
+    const MR: usize;
+    /// Columns of the tile (one broadcast each).
+    const NR: usize;
+    /// Instruction set this kernel needs.
+    const ISA: Isa;
+    /// Computes one tile. `PACKED_B` promises `b_ks = NR`, `b_js = 1` and `NR` readable columns.
+    ///
+    /// # Safety
+    /// The CPU supports [`Self::ISA`] and the tile satisfies the module-level contract.
+    unsafe fn tile<const PACKED_B: bool>(t: &Tile<T>);
+}
+
+/// The few vector operations a tile body needs, implemented once per ISA and element type.
+pub(crate) trait Simd {
+    /// Scalar element.
+    type E: Copy;
+    /// A SIMD register of `LANES` elements.
+    type V: Copy;
+    /// Elements per register.
+    const LANES: usize;
+    /// All lanes zero.
+    unsafe fn zero() -> Self::V;
+    /// All lanes `x`.
+    unsafe fn splat(x: Self::E) -> Self::V;
+    /// Unaligned load of `LANES` elements.
+    unsafe fn load(p: *const Self::E) -> Self::V;
+    /// Unaligned store of `LANES` elements.
+    unsafe fn store(p: *mut Self::E, v: Self::V);
+    /// `a·b + c`, fused.
+    unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// `a·b`.
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
+    /// Scalar `a·b + c` rounded exactly as one lane of [`Simd::fma`].
+    fn fma_scalar(a: Self::E, b: Self::E, c: Self::E) -> Self::E;
+    /// Scalar `a·b`.
+    fn mul_scalar(a: Self::E, b: Self::E) -> Self::E;
+    /// Is `x` zero?
+    fn is_zero(x: Self::E) -> bool;
+}
+
+/// The tile body, written once for every SIMD ISA: `MV` registers down, `NR` broadcasts across.
+///
+/// # Safety
+/// Must be inlined into a function compiled with the ISA's target features, and `t` must satisfy
+/// the module-level contract with `MR = MV · S::LANES`.
+// Index loops read as tile coordinates (row register v, column j); iterators would hide that.
+#[allow(clippy::needless_range_loop)]
+#[inline(always)]
+pub(crate) unsafe fn tile_body<S: Simd, const MV: usize, const NR: usize, const PACKED_B: bool>(
+    t: &Tile<S::E>,
+) {
+    // SAFETY: (whole body) the caller guarantees the ISA, and the driver guarantees every
+    // pointer offset below stays inside the operands as the module contract states.
+    unsafe {
+        let mut acc = [[S::zero(); MV]; NR];
+        // Columns past n_eff re-read the last valid column so unpacked B is never over-read.
+        let mut b_off = [0isize; NR];
+        if !PACKED_B {
+            for (j, off) in b_off.iter_mut().enumerate() {
+                *off = j.min(t.n_eff - 1) as isize * t.b_js;
+            }
+        }
+        let b_step = if PACKED_B { NR as isize } else { t.b_ks };
+        let mut a = t.a;
+        let mut b = t.b;
+        for _ in 0..t.kc {
+            let mut av = [S::zero(); MV];
+            for (v, r) in av.iter_mut().enumerate() {
+                *r = S::load(a.add(v * S::LANES));
+            }
+            for j in 0..NR {
+                let bj = if PACKED_B {
+                    S::splat(*b.add(j))
+                } else {
+                    S::splat(*b.offset(b_off[j]))
+                };
+                for v in 0..MV {
+                    acc[j][v] = S::fma(av[v], bj, acc[j][v]);
+                }
+            }
+            a = a.offset(t.a_ks);
+            b = b.offset(b_step);
+        }
+
+        let mr = MV * S::LANES;
+        let alpha = S::splat(t.alpha);
+        let beta_zero = S::is_zero(t.beta);
+        if t.rsc == 1 && t.m_eff == mr {
+            // Fast path: each tile column is LANES·MV contiguous elements of C.
+            let beta = S::splat(t.beta);
+            for j in 0..t.n_eff {
+                let cj = t.c.offset(j as isize * t.csc);
+                for v in 0..MV {
+                    let p = cj.add(v * S::LANES);
+                    let out = if beta_zero {
+                        S::mul(acc[j][v], alpha)
+                    } else {
+                        S::fma(acc[j][v], alpha, S::mul(S::load(p), beta))
+                    };
+                    S::store(p, out);
+                }
+            }
+        } else {
+            // Edge or strided C: update the valid part element by element, reading lanes
+            // straight out of the accumulators, with the same rounding as the vector path.
+            for j in 0..t.n_eff {
+                for i in 0..t.m_eff {
+                    let lanes = (&acc[j][i / S::LANES]) as *const S::V as *const S::E;
+                    let s = *lanes.add(i % S::LANES);
+                    let p = t.c.offset(i as isize * t.rsc + j as isize * t.csc);
+                    *p = if beta_zero {
+                        S::mul_scalar(s, t.alpha)
+                    } else {
+                        S::fma_scalar(s, t.alpha, S::mul_scalar(*p, t.beta))
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// An instruction-set path the kernels can take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Isa {
+    /// Portable Rust, no SIMD intrinsics; always available.
     Scalar,
+    /// x86-64 AVX2 with FMA (16 × 256-bit registers).
     Avx2,
+    /// x86-64 AVX-512F (32 × 512-bit registers).
     Avx512,
 }
-/// The active ISA.
-pub fn active_isa() -> Isa {
-    Isa::Scalar
+
+impl Isa {
+    /// The lowercase name used by `DEPTHLAB_GEMM_ISA`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+        }
+    }
+
+    /// Whether this CPU can run the path.
+    pub fn is_supported(self) -> bool {
+        match self {
+            Isa::Scalar => true,
+            Isa::Avx2 => crate::arch::has_avx2_fma(),
+            Isa::Avx512 => crate::arch::has_avx512f(),
+        }
+    }
 }
-/// ISAs available.
+
+impl std::fmt::Display for Isa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Isa {
+    type Err = GemmError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "scalar" => Ok(Isa::Scalar),
+            "avx2" => Ok(Isa::Avx2),
+            "avx512" => Ok(Isa::Avx512),
+            _ => Err(GemmError::UnsupportedIsa {
+                value: s.to_string(),
+                reason: "unknown ISA; valid values are scalar, avx2, avx512".to_string(),
+            }),
+        }
+    }
+}
+
+/// Every ISA path this CPU can run, fastest first.
 pub fn available_isas() -> Vec<Isa> {
-    vec![Isa::Scalar]
+    [Isa::Avx512, Isa::Avx2, Isa::Scalar]
+        .into_iter()
+        .filter(|i| i.is_supported())
+        .collect()
+}
+
+/// The name of the environment variable that forces an ISA.
+pub const ISA_ENV: &str = "DEPTHLAB_GEMM_ISA";
+
+fn resolve_isa(forced: Option<&str>) -> Result<Isa, GemmError> {
+    match forced {
+        None | Some("") => Ok(available_isas()[0]),
+        Some(value) => {
+            let isa: Isa = value.parse()?;
+            if isa.is_supported() {
+                Ok(isa)
+            } else {
+                Err(GemmError::UnsupportedIsa {
+                    value: value.to_string(),
+                    reason: format!(
+                        "this CPU does not support {isa}; available: {}",
+                        available_isas()
+                            .iter()
+                            .map(|i| i.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                })
+            }
+        }
+    }
+}
+
+/// The ISA every product uses: the fastest the CPU has, or the one `DEPTHLAB_GEMM_ISA` forces.
+/// Read once per process and cached.
+///
+/// # Errors
+/// [`GemmError::UnsupportedIsa`] when the variable names an unknown ISA or one this CPU lacks.
+pub fn active_isa() -> Result<Isa, GemmError> {
+    static ACTIVE: OnceLock<Result<Isa, GemmError>> = OnceLock::new();
+    ACTIVE
+        .get_or_init(|| resolve_isa(std::env::var(ISA_ENV).ok().as_deref()))
+        .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_names_and_rejects_others() {
+        assert_eq!("AVX512".parse::<Isa>().unwrap(), Isa::Avx512);
+        assert_eq!(resolve_isa(Some("scalar")).unwrap(), Isa::Scalar);
+        let err = resolve_isa(Some("neon9")).unwrap_err().to_string();
+        assert!(
+            err.contains("neon9") && err.contains("scalar, avx2, avx512"),
+            "{err}"
+        );
+    }
 }

@@ -39,7 +39,7 @@ pub mod probe;
 mod view;
 
 pub use error::{GemmError, Operand};
-pub use kernel::{Isa, active_isa, available_isas};
+pub use kernel::{ISA_ENV, Isa, active_isa, available_isas};
 pub use view::{MatMut, MatRef};
 
 /// Element types the kernels are written for: `f32` and `f64`.
@@ -99,8 +99,27 @@ pub fn gemm<T: Element>(
 /// [`gemm`] with an explicit threading policy.
 ///
 /// # Errors
-/// [`GemmError::ShapeMismatch`] when `A` is not m×k, `B` k×n and `C` m×n.
+/// [`GemmError::ShapeMismatch`] when `A` is not m×k, `B` k×n and `C` m×n;
+/// [`GemmError::UnsupportedIsa`] when `DEPTHLAB_GEMM_ISA` forces a path this CPU lacks.
 pub fn gemm_with<T: Element>(
+    par: Parallelism,
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    beta: T,
+    c: MatMut<'_, T>,
+) -> Result<(), GemmError> {
+    gemm_on(active_isa()?, par, alpha, a, b, beta, c)
+}
+
+/// [`gemm_with`] on a given instruction set, whatever `DEPTHLAB_GEMM_ISA` says: for tests and
+/// benchmarks that compare paths in one process.
+///
+/// # Errors
+/// [`GemmError::ShapeMismatch`] when `A` is not m×k, `B` k×n and `C` m×n;
+/// [`GemmError::UnsupportedIsa`] when this CPU cannot run `isa`.
+pub fn gemm_on<T: Element>(
+    isa: Isa,
     par: Parallelism,
     alpha: T,
     a: MatRef<'_, T>,
@@ -108,6 +127,12 @@ pub fn gemm_with<T: Element>(
     beta: T,
     mut c: MatMut<'_, T>,
 ) -> Result<(), GemmError> {
+    if !isa.is_supported() {
+        return Err(GemmError::UnsupportedIsa {
+            value: isa.name().to_string(),
+            reason: format!("this CPU does not support {isa}"),
+        });
+    }
     if a.cols() != b.rows() || a.rows() != c.rows() || b.cols() != c.cols() {
         return Err(GemmError::ShapeMismatch {
             a: (a.rows(), a.cols()),
@@ -132,9 +157,10 @@ pub fn gemm_with<T: Element>(
         rsc: c.row_stride(),
         csc: c.col_stride(),
     };
-    // SAFETY: the views were bounds-checked when built and borrow their slices for this call;
-    // `MatMut` guarantees its elements do not alias, and the shapes agree (checked above).
-    unsafe { driver::run(&problem, par) };
+    // SAFETY: the views were bounds-checked when built and borrow their slices for this call
+    // (so C, borrowed mutably, cannot overlap A or B); `MatMut` guarantees its elements do not
+    // alias; the shapes agree and the ISA is supported (checked above).
+    unsafe { driver::run_isa(isa, &problem, par) };
     Ok(())
 }
 
@@ -149,6 +175,10 @@ pub fn gemm_with<T: Element>(
 /// initialised: it is never read.
 ///
 /// Threads: uses rayon's pool for products large enough to gain, like [`gemm`].
+///
+/// # Panics
+/// When `DEPTHLAB_GEMM_ISA` forces an ISA this CPU lacks (there is no error channel here; call
+/// [`active_isa`] first to turn that into an error).
 ///
 /// # Safety
 /// Every element of `A`, `B` and `C` implied by the dimensions and strides must be valid to

@@ -1,1 +1,112 @@
-//! pack
+//! Packing: copying a block of `A` or `B` into the panel layout the microkernel streams, in
+//! 64-byte-aligned scratch buffers that live per thread and are reused across calls.
+//!
+//! One routine serves both operands. A block of `outer × kc` elements, element `(o, p)` at
+//! `src[o·s_outer + p·s_k]`, becomes `ceil(outer / w)` panels; panel `q` holds, for each
+//! `p < kc`, the `w` values `(q·w .. q·w + w, p)` contiguously, zero-padded past `outer`.
+//! For `A` the outer direction is M and `w = MR`; for `B` it is N and `w = NR`.
+
+use std::cell::RefCell;
+
+use crate::Element;
+
+/// Packs a block into `w`-wide panels (see the module docs for the layout).
+///
+/// # Safety
+/// `src` must be readable at every `(o, p)` with `o < outer`, `p < kc`, and `dst` writable for
+/// `ceil(outer / w) · w · kc` elements.
+pub(crate) unsafe fn pack_panels<T: Element>(
+    outer: usize,
+    kc: usize,
+    w: usize,
+    src: *const T,
+    s_outer: isize,
+    s_k: isize,
+    dst: *mut T,
+) {
+    let mut out = dst;
+    for o0 in (0..outer).step_by(w) {
+        let rows = w.min(outer - o0);
+        // SAFETY: (whole block) offsets stay within the block the caller vouched for, and
+        // `out` advances by exactly one panel (w·kc elements) per iteration.
+        unsafe {
+            let base = src.offset(o0 as isize * s_outer);
+            if s_outer == 1 {
+                // Contiguous along the panel's width: copy row by row of k.
+                for p in 0..kc {
+                    let from = base.offset(p as isize * s_k);
+                    let to = out.add(p * w);
+                    std::ptr::copy_nonoverlapping(from, to, rows);
+                    for i in rows..w {
+                        *to.add(i) = T::ZERO;
+                    }
+                }
+            } else {
+                // Contiguous (or arbitrary) along k: walk each source line once, scatter by w.
+                for i in 0..rows {
+                    let from = base.offset(i as isize * s_outer);
+                    for p in 0..kc {
+                        *out.add(p * w + i) = *from.offset(p as isize * s_k);
+                    }
+                }
+                for p in 0..kc {
+                    for i in rows..w {
+                        *out.add(p * w + i) = T::ZERO;
+                    }
+                }
+            }
+            out = out.add(w * kc);
+        }
+    }
+}
+
+/// A cache-line-aligned chunk; scratch buffers are vectors of these.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Line([u8; 64]);
+
+/// A growable, 64-byte-aligned scratch buffer reused across calls.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    lines: Vec<Line>,
+}
+
+impl Scratch {
+    /// A pointer to at least `len` elements of `T`, growing the buffer if needed.
+    pub(crate) fn get<T: Element>(&mut self, len: usize) -> *mut T {
+        let bytes = len * std::mem::size_of::<T>();
+        let need = bytes.div_ceil(64);
+        if self.lines.len() < need {
+            self.lines.resize(need, Line([0; 64]));
+        }
+        self.lines.as_mut_ptr().cast::<T>()
+    }
+}
+
+thread_local! {
+    /// Packed A blocks: each worker packs its own.
+    static A_SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+    /// Packed B panels: packed by the calling thread, read by all workers.
+    static B_SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+fn with_scratch<R>(
+    key: &'static std::thread::LocalKey<RefCell<Scratch>>,
+    f: impl FnOnce(&mut Scratch) -> R,
+) -> R {
+    key.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut s) => f(&mut s),
+        // Re-entered on this thread (a nested product): use a one-off buffer.
+        Err(_) => f(&mut Scratch::default()),
+    })
+}
+
+/// Runs `f` with this thread's scratch buffer for packed A.
+pub(crate) fn with_a_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    with_scratch(&A_SCRATCH, f)
+}
+
+/// Runs `f` with this thread's scratch buffer for packed B.
+pub(crate) fn with_b_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    with_scratch(&B_SCRATCH, f)
+}

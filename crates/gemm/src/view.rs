@@ -186,19 +186,6 @@ impl<'a, T: Element> MatRef<'a, T> {
     pub(crate) fn origin(&self) -> *const T {
         self.data.as_ptr().wrapping_add(self.offset)
     }
-
-    pub(crate) fn with_name(self, what: &str) -> Result<Self, GemmError> {
-        check_bounds(
-            what,
-            self.data.len(),
-            self.offset,
-            self.rows,
-            self.cols,
-            self.row_stride,
-            self.col_stride,
-        )?;
-        Ok(self)
-    }
 }
 
 /// A mutable strided view of a matrix whose elements never alias each other.

@@ -1,1 +1,76 @@
-//! arch
+//! One module per instruction set. Each contributes only a [`Simd`](crate::kernel::Simd)
+//! implementation per element type and a line in [`isa_kernels!`]; the tile body, packing and
+//! blocking are shared. A new ISA is one module, one dispatch line and one test line.
+
+pub(crate) mod scalar;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod x86_64;
+
+/// Declares the microkernel type of one ISA for `f32` and `f64`: a target-feature wrapper
+/// around the shared [`tile_body`](crate::kernel::tile_body), and the FMA peak loop the
+/// probe times.
+macro_rules! isa_kernels {
+    ($kernel:ident, $isa:expr, #[$attr:meta], $( $t:ty => $simd:ty, $mv:literal x $nr:literal );+ $(;)?) => {
+        /// Microkernels of this ISA, one per element type.
+        pub(crate) struct $kernel<T>(::core::marker::PhantomData<T>);
+        $(
+        impl $crate::kernel::MicroKernel<$t> for $kernel<$t> {
+            const MR: usize = $mv * <$simd as $crate::kernel::Simd>::LANES;
+            const NR: usize = $nr;
+            const ISA: $crate::kernel::Isa = $isa;
+            #[inline]
+            unsafe fn tile<const PACKED_B: bool>(t: &$crate::kernel::Tile<$t>) {
+                #[$attr]
+                unsafe fn tile_isa<const P: bool>(t: &$crate::kernel::Tile<$t>) {
+                    // SAFETY: this function is compiled for the ISA, which the caller checked;
+                    // the tile contract is forwarded unchanged.
+                    unsafe { $crate::kernel::tile_body::<$simd, $mv, $nr, P>(t) }
+                }
+                // SAFETY: `MicroKernel::tile`'s contract requires the CPU to support the ISA.
+                unsafe { tile_isa::<PACKED_B>(t) }
+            }
+        }
+
+        impl $crate::probe::PeakLoop<$t> for $kernel<$t> {
+            fn run(iters: u64) -> $t {
+                #[$attr]
+                unsafe fn peak_isa(iters: u64) -> $t {
+                    // SAFETY: compiled for the ISA, which `run` checked below.
+                    unsafe { $crate::probe::peak_body::<$simd>(iters, 1.0, 0.5) }
+                }
+                assert!($isa.is_supported(), "peak loop for an ISA this CPU lacks");
+                // SAFETY: the ISA is supported (asserted above).
+                unsafe { peak_isa(iters) }
+            }
+            fn lanes() -> usize {
+                <$simd as $crate::kernel::Simd>::LANES
+            }
+        }
+        )+
+    };
+}
+pub(crate) use isa_kernels;
+
+/// Whether the CPU has AVX2 and FMA.
+pub(crate) fn has_avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether the CPU has AVX-512F.
+pub(crate) fn has_avx512f() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}

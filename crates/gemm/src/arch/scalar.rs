@@ -1,0 +1,62 @@
+//! The portable fallback: "vectors" of one element, so the shared tile body becomes plain
+//! scalar code that every target compiles (and may auto-vectorise).
+
+use crate::kernel::{Isa, Simd};
+
+/// One-lane f32 "vector".
+pub(crate) struct F32x1;
+/// One-lane f64 "vector".
+pub(crate) struct F64x1;
+
+macro_rules! scalar_simd {
+    ($name:ident, $t:ty) => {
+        impl Simd for $name {
+            type E = $t;
+            type V = $t;
+            const LANES: usize = 1;
+            #[inline(always)]
+            unsafe fn zero() -> $t {
+                0.0
+            }
+            #[inline(always)]
+            unsafe fn splat(x: $t) -> $t {
+                x
+            }
+            #[inline(always)]
+            unsafe fn load(p: *const $t) -> $t {
+                // SAFETY: the tile contract makes `p` valid for one read.
+                unsafe { *p }
+            }
+            #[inline(always)]
+            unsafe fn store(p: *mut $t, v: $t) {
+                // SAFETY: the tile contract makes `p` valid for one write.
+                unsafe { *p = v }
+            }
+            #[inline(always)]
+            unsafe fn fma(a: $t, b: $t, c: $t) -> $t {
+                // Unfused on purpose: without hardware FMA `mul_add` is a slow libm call.
+                a * b + c
+            }
+            #[inline(always)]
+            unsafe fn mul(a: $t, b: $t) -> $t {
+                a * b
+            }
+            #[inline(always)]
+            fn fma_scalar(a: $t, b: $t, c: $t) -> $t {
+                a * b + c
+            }
+            #[inline(always)]
+            fn mul_scalar(a: $t, b: $t) -> $t {
+                a * b
+            }
+            #[inline(always)]
+            fn is_zero(x: $t) -> bool {
+                x == 0.0
+            }
+        }
+    };
+}
+scalar_simd!(F32x1, f32);
+scalar_simd!(F64x1, f64);
+
+super::isa_kernels!(ScalarKernel, Isa::Scalar, #[inline], f32 => F32x1, 4 x 4; f64 => F64x1, 4 x 4);

@@ -1,0 +1,60 @@
+//! x86-64 SIMD paths: AVX2+FMA and AVX-512F. Both fill the same [`Simd`] trait from their
+//! own intrinsics through one macro.
+
+pub(crate) mod avx2;
+pub(crate) mod avx512;
+
+/// Implements [`Simd`](crate::kernel::Simd) for one register type from its intrinsics.
+macro_rules! x86_simd {
+    ($name:ident, $t:ty, $v:ty, $lanes:literal, $zero:ident, $set1:ident, $load:ident, $store:ident, $fma:ident, $mul:ident) => {
+        impl $crate::kernel::Simd for $name {
+            type E = $t;
+            type V = $v;
+            const LANES: usize = $lanes;
+            #[inline(always)]
+            unsafe fn zero() -> $v {
+                // SAFETY: only reached from functions compiled with this ISA's features.
+                unsafe { $zero() }
+            }
+            #[inline(always)]
+            unsafe fn splat(x: $t) -> $v {
+                // SAFETY: only reached from functions compiled with this ISA's features.
+                unsafe { $set1(x) }
+            }
+            #[inline(always)]
+            unsafe fn load(p: *const $t) -> $v {
+                // SAFETY: the tile contract makes LANES elements at `p` readable.
+                unsafe { $load(p) }
+            }
+            #[inline(always)]
+            unsafe fn store(p: *mut $t, v: $v) {
+                // SAFETY: the tile contract makes LANES elements at `p` writable.
+                unsafe { $store(p, v) }
+            }
+            #[inline(always)]
+            unsafe fn fma(a: $v, b: $v, c: $v) -> $v {
+                // SAFETY: only reached from functions compiled with this ISA's features.
+                unsafe { $fma(a, b, c) }
+            }
+            #[inline(always)]
+            unsafe fn mul(a: $v, b: $v) -> $v {
+                // SAFETY: only reached from functions compiled with this ISA's features.
+                unsafe { $mul(a, b) }
+            }
+            #[inline(always)]
+            fn fma_scalar(a: $t, b: $t, c: $t) -> $t {
+                a.mul_add(b, c)
+            }
+            #[inline(always)]
+            fn mul_scalar(a: $t, b: $t) -> $t {
+                a * b
+            }
+            #[inline(always)]
+            fn is_zero(x: $t) -> bool {
+                x == 0.0
+            }
+        }
+    };
+}
+
+pub(crate) use x86_simd;
