@@ -89,8 +89,20 @@ pub(crate) unsafe fn run_isa<T: Element>(isa: Isa, p: &Problem<T>, par: Parallel
         return;
     }
     let threads = thread_count(par, p.m.saturating_mul(p.n).saturating_mul(p.k));
+    LAST_ISA.with(|last| last.set(Some(isa)));
     // SAFETY: forwarded contract.
     unsafe { T::run_on(isa, &orient(p), threads) }
+}
+
+thread_local! {
+    /// The ISA of the last product this thread ran through the kernels.
+    static LAST_ISA: std::cell::Cell<Option<Isa>> = const { std::cell::Cell::new(None) };
+}
+
+/// The ISA whose microkernel ran the last non-empty product on this thread, so tests can prove a
+/// forced path really ran.
+pub fn last_isa_used() -> Option<Isa> {
+    LAST_ISA.with(|last| last.get())
 }
 
 /// `C ← β·C` (the whole product when k = 0); C is not read when β = 0.

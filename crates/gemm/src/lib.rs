@@ -38,6 +38,7 @@ mod pack;
 pub mod probe;
 mod view;
 
+pub use driver::last_isa_used;
 pub use error::{GemmError, Operand};
 pub use kernel::{ISA_ENV, Isa, active_isa, available_isas};
 pub use view::{MatMut, MatRef};
