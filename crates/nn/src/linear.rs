@@ -1,0 +1,374 @@
+//! A fully connected layer, `Y = X·Wᵀ + b`, like `torch.nn.Linear(in_features, out_features)`.
+//!
+//! # Shapes
+//! - `X`: batch × in, `W`: out × in (PyTorch's layout), `b`: out, `Y`: batch × out.
+//! - Backward, given `dY` (batch × out): `dX = dY·W` (batch × in), `dW = dYᵀ·X` (out × in),
+//!   `db = Σ_batch dY` (out).
+//!
+//! Every product goes through depthlab-gemm; `Wᵀ` and `dYᵀ` are stride swaps, never copies.
+//!
+//! ```
+//! use depthlab_nn::{Linear, Matrix};
+//! let layer = Linear::new(Matrix::new(1, 2, vec![2.0f32, -1.0])?, Some(vec![0.5]))?;
+//! let x = Matrix::new(2, 2, vec![1.0, 1.0, 3.0, 2.0])?;
+//! let mut y = Matrix::zeros(2, 1);
+//! layer.forward(&x, &mut y)?;
+//! assert_eq!(y.as_slice(), &[1.5, 4.5]);
+//! # Ok::<(), depthlab_nn::NnError>(())
+//! ```
+
+use depthlab_gemm::{MatMut, MatRef, gemm};
+
+use crate::activation::Activation;
+use crate::error::{NnError, shape2};
+use crate::float::Float;
+use crate::matrix::Matrix;
+
+/// A fully connected layer: weight `out × in`, optional bias of length `out`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Linear<T = f32> {
+    weight: Matrix<T>,
+    bias: Option<Vec<T>>,
+}
+
+/// Gradients of a [`Linear`] layer's parameters, shaped like the layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinearGrads<T = f32> {
+    /// `dL/dW`, out × in.
+    pub weight: Matrix<T>,
+    /// `dL/db`, length out (`None` when the layer has no bias).
+    pub bias: Option<Vec<T>>,
+}
+
+impl<T: Float> LinearGrads<T> {
+    /// Zeroed gradients shaped like `layer`.
+    pub fn for_layer(layer: &Linear<T>) -> Self {
+        Self {
+            weight: Matrix::zeros(layer.out_features(), layer.in_features()),
+            bias: layer.bias.as_ref().map(|b| vec![T::ZERO; b.len()]),
+        }
+    }
+}
+
+fn check_shape(what: &str, expected: (usize, usize), found: (usize, usize)) -> Result<(), NnError> {
+    if expected != found {
+        return Err(NnError::Shape {
+            what: what.to_string(),
+            expected: shape2(expected.0, expected.1),
+            found: shape2(found.0, found.1),
+        });
+    }
+    Ok(())
+}
+
+impl<T: Float> Linear<T> {
+    /// A layer from its weight (out × in) and optional bias (length out).
+    ///
+    /// # Errors
+    /// [`NnError::Shape`] when the bias length is not the weight's row count.
+    pub fn new(weight: Matrix<T>, bias: Option<Vec<T>>) -> Result<Self, NnError> {
+        if let Some(b) = &bias
+            && b.len() != weight.rows()
+        {
+            return Err(NnError::Shape {
+                what: "bias length vs weight rows (out_features)".into(),
+                expected: weight.rows().to_string(),
+                found: b.len().to_string(),
+            });
+        }
+        Ok(Self { weight, bias })
+    }
+
+    /// A zero layer mapping `in_features` to `out_features`.
+    pub fn zeros(in_features: usize, out_features: usize, bias: bool) -> Self {
+        Self {
+            weight: Matrix::zeros(out_features, in_features),
+            bias: bias.then(|| vec![T::ZERO; out_features]),
+        }
+    }
+
+    /// Inputs per sample.
+    pub fn in_features(&self) -> usize {
+        self.weight.cols()
+    }
+
+    /// Outputs per sample.
+    pub fn out_features(&self) -> usize {
+        self.weight.rows()
+    }
+
+    /// The weight, out × in.
+    pub fn weight(&self) -> &Matrix<T> {
+        &self.weight
+    }
+
+    /// The weight, mutable.
+    pub fn weight_mut(&mut self) -> &mut Matrix<T> {
+        &mut self.weight
+    }
+
+    /// The bias, if any.
+    pub fn bias(&self) -> Option<&[T]> {
+        self.bias.as_deref()
+    }
+
+    /// The bias, mutable.
+    pub fn bias_mut(&mut self) -> Option<&mut [T]> {
+        self.bias.as_deref_mut()
+    }
+
+    /// Weights plus biases.
+    pub fn parameter_count(&self) -> usize {
+        self.weight.as_slice().len() + self.bias.as_ref().map_or(0, Vec::len)
+    }
+
+    /// The same layer in another float type.
+    pub fn cast<U: Float>(&self) -> Linear<U> {
+        Linear {
+            weight: self.weight.cast(),
+            bias: self
+                .bias
+                .as_ref()
+                .map(|b| b.iter().map(|v| U::from_f64(v.to_f64())).collect()),
+        }
+    }
+
+    /// `y ← x·Wᵀ + b`. Allocates nothing.
+    ///
+    /// # Errors
+    /// [`NnError::Shape`] when `x` is not batch × in or `y` not batch × out.
+    pub fn forward(&self, x: &Matrix<T>, y: &mut Matrix<T>) -> Result<(), NnError> {
+        check_shape(
+            "Linear input (batch x in_features)",
+            (x.rows(), self.in_features()),
+            x.shape(),
+        )?;
+        check_shape(
+            "Linear output (batch x out_features)",
+            (x.rows(), self.out_features()),
+            y.shape(),
+        )?;
+        let n = self.out_features();
+        affine(x.view(), &self.weight, y.as_mut_slice())?;
+        bias_activation(Activation::Identity, self.bias(), y.as_mut_slice(), None, n);
+        Ok(())
+    }
+
+    /// Given `x` (the forward input) and `dy = dL/dy`: `grads ← (dyᵀ·x, Σ dy)` and, when
+    /// asked, `dx ← dy·W`. Allocates nothing.
+    ///
+    /// # Errors
+    /// [`NnError::Shape`] when any shape disagrees with the layer or with `x`'s batch.
+    pub fn backward(
+        &self,
+        x: &Matrix<T>,
+        dy: &Matrix<T>,
+        dx: Option<&mut Matrix<T>>,
+        grads: &mut LinearGrads<T>,
+    ) -> Result<(), NnError> {
+        let b = x.rows();
+        check_shape(
+            "Linear input (batch x in_features)",
+            (b, self.in_features()),
+            x.shape(),
+        )?;
+        check_shape(
+            "Linear output gradient (batch x out_features)",
+            (b, self.out_features()),
+            dy.shape(),
+        )?;
+        check_shape(
+            "weight gradient (out x in)",
+            self.weight.shape(),
+            grads.weight.shape(),
+        )?;
+        if grads.bias.as_ref().map(Vec::len) != self.bias.as_ref().map(Vec::len) {
+            return Err(NnError::Shape {
+                what: "bias gradient length".into(),
+                expected: format!("{:?}", self.bias.as_ref().map(Vec::len)),
+                found: format!("{:?}", grads.bias.as_ref().map(Vec::len)),
+            });
+        }
+        if let Some(dx) = dx {
+            check_shape(
+                "Linear input gradient (batch x in_features)",
+                x.shape(),
+                dx.shape(),
+            )?;
+            input_grad(dy.view(), &self.weight, dx.view_mut())?;
+        }
+        weight_grad(dy.view(), x.view(), grads.weight.view_mut())?;
+        if let Some(db) = grads.bias.as_deref_mut() {
+            column_sums(dy.as_slice(), db);
+        }
+        Ok(())
+    }
+}
+
+/// `pre ← x·Wᵀ` (batch × out): `Wᵀ` is `W`'s view with strides swapped.
+pub(crate) fn affine<T: Float>(
+    x: MatRef<'_, T>,
+    w: &Matrix<T>,
+    pre: &mut [T],
+) -> Result<(), NnError> {
+    let out = MatMut::row_major(pre, x.rows(), w.rows())?;
+    gemm(T::ONE, x, w.view().t(), T::ZERO, out)?;
+    Ok(())
+}
+
+/// `dx ← dz·W` (batch × in).
+pub(crate) fn input_grad<T: Float>(
+    dz: MatRef<'_, T>,
+    w: &Matrix<T>,
+    dx: MatMut<'_, T>,
+) -> Result<(), NnError> {
+    gemm(T::ONE, dz, w.view(), T::ZERO, dx)?;
+    Ok(())
+}
+
+/// `dw ← dzᵀ·x` (out × in): `dzᵀ` is a stride swap.
+pub(crate) fn weight_grad<T: Float>(
+    dz: MatRef<'_, T>,
+    x: MatRef<'_, T>,
+    dw: MatMut<'_, T>,
+) -> Result<(), NnError> {
+    gemm(T::ONE, dz.t(), x, T::ZERO, dw)?;
+    Ok(())
+}
+
+/// `db ← Σ_rows d`, summed row after row so the order never depends on threads.
+pub(crate) fn column_sums<T: Float>(d: &[T], db: &mut [T]) {
+    db.fill(T::ZERO);
+    let n = db.len();
+    if n == 0 {
+        return;
+    }
+    for row in d.chunks_exact(n) {
+        for (acc, v) in db.iter_mut().zip(row) {
+            *acc += *v;
+        }
+    }
+}
+
+/// One pass over the product `pre` (batch × n): adds the bias and applies the activation.
+///
+/// With `post = None` the result replaces `pre` in place. With `post = Some(..)` the
+/// activation goes to `post`, and `pre` keeps `z = x·Wᵀ + b` only when the activation's
+/// derivative needs `z` (otherwise `pre` is left as the bare product: it is never read).
+pub(crate) fn bias_activation<T: Float>(
+    act: Activation,
+    bias: Option<&[T]>,
+    pre: &mut [T],
+    post: Option<&mut [T]>,
+    n: usize,
+) {
+    if n == 0 {
+        return;
+    }
+    match post {
+        None => match act {
+            Activation::Identity => map_in_place(pre, bias, n, |z| z),
+            Activation::Relu => map_in_place(pre, bias, n, |z: T| z.max(T::ZERO)),
+            other => map_in_place(pre, bias, n, move |z| other.value(z)),
+        },
+        Some(post) => {
+            let keep_z = !act.derivative_from_output();
+            match act {
+                Activation::Identity => map_to(pre, post, bias, n, false, |z| z),
+                Activation::Relu => map_to(pre, post, bias, n, false, |z: T| z.max(T::ZERO)),
+                Activation::LeakyRelu(a) => {
+                    let a = T::from_f64(a);
+                    map_to(pre, post, bias, n, true, move |z: T| {
+                        if z > T::ZERO { z } else { a * z }
+                    })
+                }
+                other => map_to(pre, post, bias, n, keep_z, move |z| other.value(z)),
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn map_in_place<T: Float>(pre: &mut [T], bias: Option<&[T]>, n: usize, f: impl Fn(T) -> T) {
+    match bias {
+        Some(b) => {
+            for row in pre.chunks_exact_mut(n) {
+                for (v, bj) in row.iter_mut().zip(b) {
+                    *v = f(*v + *bj);
+                }
+            }
+        }
+        None => pre.iter_mut().for_each(|v| *v = f(*v)),
+    }
+}
+
+#[inline(always)]
+fn map_to<T: Float>(
+    pre: &mut [T],
+    post: &mut [T],
+    bias: Option<&[T]>,
+    n: usize,
+    keep_z: bool,
+    f: impl Fn(T) -> T,
+) {
+    match (bias, keep_z) {
+        (Some(b), true) => {
+            for (zr, ar) in pre.chunks_exact_mut(n).zip(post.chunks_exact_mut(n)) {
+                for ((z, a), bj) in zr.iter_mut().zip(ar.iter_mut()).zip(b) {
+                    *z += *bj;
+                    *a = f(*z);
+                }
+            }
+        }
+        (Some(b), false) => {
+            for (zr, ar) in pre.chunks_exact(n).zip(post.chunks_exact_mut(n)) {
+                for ((z, a), bj) in zr.iter().zip(ar.iter_mut()).zip(b) {
+                    *a = f(*z + *bj);
+                }
+            }
+        }
+        (None, _) => {
+            for (z, a) in pre.iter().zip(post.iter_mut()) {
+                *a = f(*z);
+            }
+        }
+    }
+}
+
+/// One pass over `delta` (batch × n, holding `dL/da` on entry): multiplies by `f'` to give
+/// `dL/dz`, and accumulates the bias gradient `db = Σ_rows dL/dz` in the same pass.
+pub(crate) fn activation_backward<T: Float>(
+    act: Activation,
+    pre: &[T],
+    post: &[T],
+    delta: &mut [T],
+    db: Option<&mut [T]>,
+    n: usize,
+) {
+    if n == 0 {
+        return;
+    }
+    match act {
+        Activation::Identity => {}
+        Activation::Relu => {
+            for (d, a) in delta.iter_mut().zip(post) {
+                if *a <= T::ZERO {
+                    *d = T::ZERO;
+                }
+            }
+        }
+        Activation::Sigmoid | Activation::Tanh => {
+            for (d, a) in delta.iter_mut().zip(post) {
+                *d *= act.derivative(T::ZERO, *a);
+            }
+        }
+        other => {
+            for ((d, z), a) in delta.iter_mut().zip(pre).zip(post) {
+                *d *= other.derivative(*z, *a);
+            }
+        }
+    }
+    if let Some(db) = db {
+        column_sums(delta, db);
+    }
+}

@@ -1,0 +1,150 @@
+//! A dense row-major matrix (batch × features) that hands out depthlab-gemm views.
+
+use depthlab_gemm::{MatMut, MatRef};
+
+use crate::error::NnError;
+use crate::float::Float;
+
+/// A dense row-major `rows × cols` matrix: row `i` is one sample, column `j` one feature.
+///
+/// ```
+/// use depthlab_nn::Matrix;
+/// let m = Matrix::new(2, 3, vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0])?;
+/// assert_eq!(m.row(1), &[4.0, 5.0, 6.0]);
+/// assert_eq!(m.get(0, 2), Some(3.0));
+/// # Ok::<(), depthlab_nn::NnError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matrix<T = f32> {
+    rows: usize,
+    cols: usize,
+    data: Vec<T>,
+}
+
+impl<T: Float> Matrix<T> {
+    /// Wraps a row-major buffer.
+    ///
+    /// # Errors
+    /// [`NnError::DataLength`] when `data.len() != rows · cols`.
+    pub fn new(rows: usize, cols: usize, data: Vec<T>) -> Result<Self, NnError> {
+        if rows.checked_mul(cols) != Some(data.len()) {
+            return Err(NnError::DataLength {
+                rows,
+                cols,
+                len: data.len(),
+            });
+        }
+        Ok(Self { rows, cols, data })
+    }
+
+    /// A `rows × cols` matrix of zeros.
+    pub fn zeros(rows: usize, cols: usize) -> Self {
+        Self {
+            rows,
+            cols,
+            data: vec![T::ZERO; rows * cols],
+        }
+    }
+
+    /// A matrix whose element `(i, j)` is `f(i, j)`.
+    pub fn from_fn(rows: usize, cols: usize, mut f: impl FnMut(usize, usize) -> T) -> Self {
+        let mut data = Vec::with_capacity(rows * cols);
+        for i in 0..rows {
+            for j in 0..cols {
+                data.push(f(i, j));
+            }
+        }
+        Self { rows, cols, data }
+    }
+
+    /// Number of rows (samples).
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Number of columns (features).
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// `(rows, cols)`.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+
+    /// The row-major elements.
+    pub fn as_slice(&self) -> &[T] {
+        &self.data
+    }
+
+    /// The row-major elements, mutable.
+    pub fn as_mut_slice(&mut self) -> &mut [T] {
+        &mut self.data
+    }
+
+    /// The row-major buffer, by value.
+    pub fn into_vec(self) -> Vec<T> {
+        self.data
+    }
+
+    /// Row `i`.
+    ///
+    /// # Panics
+    /// When `i >= rows()`, like slice indexing.
+    pub fn row(&self, i: usize) -> &[T] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+
+    /// Row `i`, mutable.
+    ///
+    /// # Panics
+    /// When `i >= rows()`.
+    pub fn row_mut(&mut self, i: usize) -> &mut [T] {
+        &mut self.data[i * self.cols..(i + 1) * self.cols]
+    }
+
+    /// Element `(i, j)`, or `None` outside the shape.
+    pub fn get(&self, i: usize, j: usize) -> Option<T> {
+        (i < self.rows && j < self.cols).then(|| self.data[i * self.cols + j])
+    }
+
+    /// A read-only depthlab-gemm view (row stride `cols`, column stride 1).
+    pub fn view(&self) -> MatRef<'_, T> {
+        // The buffer always holds exactly rows·cols elements, so the view is in bounds.
+        MatRef::row_major(&self.data, self.rows, self.cols)
+            .expect("Matrix invariant: data.len() == rows * cols")
+    }
+
+    /// A mutable depthlab-gemm view.
+    pub fn view_mut(&mut self) -> MatMut<'_, T> {
+        MatMut::row_major(&mut self.data, self.rows, self.cols)
+            .expect("Matrix invariant: data.len() == rows * cols")
+    }
+
+    /// The same values converted to another float type.
+    pub fn cast<U: Float>(&self) -> Matrix<U> {
+        Matrix {
+            rows: self.rows,
+            cols: self.cols,
+            data: self.data.iter().map(|v| U::from_f64(v.to_f64())).collect(),
+        }
+    }
+
+    /// Preallocates room for `rows` rows so later [`Matrix::set_rows`] calls up to that count
+    /// never allocate.
+    pub(crate) fn with_row_capacity(max_rows: usize, cols: usize) -> Self {
+        let mut data = Vec::with_capacity(max_rows * cols);
+        data.resize(max_rows * cols, T::ZERO);
+        Self {
+            rows: max_rows,
+            cols,
+            data,
+        }
+    }
+
+    /// Changes the row count within the reserved capacity (a partial last batch).
+    pub(crate) fn set_rows(&mut self, rows: usize) {
+        self.data.resize(rows * self.cols, T::ZERO);
+        self.rows = rows;
+    }
+}

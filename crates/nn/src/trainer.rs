@@ -1,0 +1,362 @@
+//! One training step with every buffer preallocated: forward, fused loss gradient, backward
+//! and optimizer update, allocating nothing once built.
+//!
+//! Backward, layer by layer from the last (`δ_l = dL/dz_l`, `a_{l-1}` the layer's input):
+//! `δ_{l-1} = (δ_l·W_l) ⊙ f'(z_{l-1})`, `dW_l = δ_lᵀ·a_{l-1}`, `db_l = Σ_batch δ_l`, and
+//! layer `l` is updated as soon as its gradients exist (while they are still in cache);
+//! `W_l` is only needed for `δ_{l-1}`, which is computed before the update, so the result is
+//! exactly that of computing all gradients first.
+
+use depthlab_gemm::MatRef;
+
+use crate::activation::Activation;
+use crate::error::{NnError, shape2};
+use crate::float::Float;
+use crate::linear::{
+    activation_backward, affine, bias_activation, column_sums, input_grad, weight_grad,
+};
+use crate::loss::{BatchTargets, Loss, predicted_class};
+use crate::matrix::Matrix;
+use crate::mlp::Mlp;
+use crate::optim::{OptimizerConfig, Update};
+use crate::train::Targets;
+
+/// Loss and metrics of a model over a whole data set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Metrics {
+    /// Mean loss (NaN for an empty set).
+    pub loss: f64,
+    /// Fraction of rows classified correctly (class targets only).
+    pub accuracy: Option<f64>,
+    /// Mean squared error over every output (value targets only).
+    pub mse: Option<f64>,
+}
+
+/// Buffers of one Linear layer, sized for the largest batch.
+#[derive(Debug, Clone)]
+struct LayerBuffers<T> {
+    /// `z = a_{l-1}·Wᵀ (+ b)`, batch × out.
+    pre: Matrix<T>,
+    /// `a = f(z)`, batch × out (hidden layers only).
+    post: Matrix<T>,
+    /// `dL/dz`, batch × out.
+    delta: Matrix<T>,
+    /// `dL/dW`, out × in.
+    dw: Matrix<T>,
+    /// `dL/db`, out (empty without bias).
+    db: Vec<T>,
+    /// Optimizer state for the weight and bias (empty when the optimizer needs none).
+    s1w: Vec<T>,
+    s2w: Vec<T>,
+    s1b: Vec<T>,
+    s2b: Vec<T>,
+}
+
+/// Training state for one model shape: activations, gradients and optimizer state, reused
+/// across steps so a steady-state [`Trainer::step`] allocates nothing.
+#[derive(Debug, Clone)]
+pub struct Trainer<T = f32> {
+    loss: Loss,
+    optimizer: OptimizerConfig,
+    lr: f64,
+    steps: u64,
+    max_batch: usize,
+    activation: Activation,
+    dims: Vec<(usize, usize)>,
+    bias: bool,
+    layers: Vec<LayerBuffers<T>>,
+}
+
+impl<T: Float> Trainer<T> {
+    /// State for training `model` on batches of at most `max_batch` rows.
+    ///
+    /// # Errors
+    /// [`NnError::InvalidValue`] for a zero `max_batch` or bad optimizer settings.
+    pub fn new(
+        model: &Mlp<T>,
+        max_batch: usize,
+        loss: Loss,
+        optimizer: OptimizerConfig,
+    ) -> Result<Self, NnError> {
+        if max_batch == 0 {
+            return Err(NnError::InvalidValue {
+                field: "batch_size".into(),
+                value: "0".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        optimizer.validate()?;
+        let cfg = model.config();
+        let dims = cfg.layer_dims();
+        let n_state = optimizer.state_buffers();
+        let last = dims.len() - 1;
+        let layers = dims
+            .iter()
+            .enumerate()
+            .map(|(l, &(i, o))| {
+                let state = |len: usize, k: usize| vec![T::ZERO; if n_state > k { len } else { 0 }];
+                let nb = if cfg.bias { o } else { 0 };
+                LayerBuffers {
+                    pre: Matrix::with_row_capacity(max_batch, o),
+                    post: Matrix::with_row_capacity(if l == last { 0 } else { max_batch }, o),
+                    delta: Matrix::with_row_capacity(max_batch, o),
+                    dw: Matrix::zeros(o, i),
+                    db: vec![T::ZERO; nb],
+                    s1w: state(o * i, 0),
+                    s2w: state(o * i, 1),
+                    s1b: state(nb, 0),
+                    s2b: state(nb, 1),
+                }
+            })
+            .collect();
+        Ok(Self {
+            loss,
+            optimizer,
+            lr: optimizer.lr(),
+            steps: 0,
+            max_batch,
+            activation: cfg.activation,
+            dims,
+            bias: cfg.bias,
+            layers,
+        })
+    }
+
+    /// The learning rate the next step uses.
+    pub fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    /// Sets the learning rate (schedules call this once per epoch).
+    pub fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    /// Optimizer steps taken so far.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// The largest batch this state holds buffers for.
+    pub fn max_batch(&self) -> usize {
+        self.max_batch
+    }
+
+    /// The loss being minimised.
+    pub fn loss(&self) -> Loss {
+        self.loss
+    }
+
+    /// The outputs (logits) of the last forward pass, `rows × outputs`.
+    pub fn outputs(&self) -> &Matrix<T> {
+        &self.layers[self.layers.len() - 1].pre
+    }
+
+    fn check_model(&self, model: &Mlp<T>) -> Result<(), NnError> {
+        let cfg = model.config();
+        if cfg.layer_dims() != self.dims
+            || cfg.bias != self.bias
+            || cfg.activation != self.activation
+        {
+            return Err(NnError::Shape {
+                what: "model vs trainer architecture".into(),
+                expected: format!(
+                    "layers {:?}, bias {}, {}",
+                    self.dims, self.bias, self.activation
+                ),
+                found: format!(
+                    "layers {:?}, bias {}, {}",
+                    cfg.layer_dims(),
+                    cfg.bias,
+                    cfg.activation
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn check_batch(&self, x: &Matrix<T>) -> Result<(), NnError> {
+        let input = self.dims[0].0;
+        if x.cols() != input || x.rows() > self.max_batch {
+            return Err(NnError::Shape {
+                what: "batch vs model input (rows <= max batch)".into(),
+                expected: format!("<={}x{}", self.max_batch, input),
+                found: shape2(x.rows(), x.cols()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Forward pass of `rows` rows of `x` (row-major) into the layer buffers.
+    fn forward(&mut self, model: &Mlp<T>, x: &[T], rows: usize) -> Result<(), NnError> {
+        let last = self.layers.len() - 1;
+        let input_dim = self.dims[0].0;
+        for (l, layer) in model.layers().iter().enumerate() {
+            let (before, rest) = self.layers.split_at_mut(l);
+            let buf = &mut rest[0];
+            let n = layer.out_features();
+            buf.pre.set_rows(rows);
+            let input = match before.last() {
+                None => MatRef::row_major(x, rows, input_dim)?,
+                Some(prev) => prev.post.view(),
+            };
+            affine(input, layer.weight(), buf.pre.as_mut_slice())?;
+            if l == last {
+                bias_activation(
+                    Activation::Identity,
+                    layer.bias(),
+                    buf.pre.as_mut_slice(),
+                    None,
+                    n,
+                );
+            } else {
+                buf.post.set_rows(rows);
+                bias_activation(
+                    self.activation,
+                    layer.bias(),
+                    buf.pre.as_mut_slice(),
+                    Some(buf.post.as_mut_slice()),
+                    n,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// One optimizer step on a batch: forward, loss, backward, update. Returns the batch's
+    /// mean loss. A non-finite loss is returned as is and the parameters are left untouched
+    /// (the caller decides the run diverged). Allocates nothing.
+    ///
+    /// # Errors
+    /// [`NnError::Shape`] when the model, batch or targets disagree with this state;
+    /// [`NnError::LabelOutOfRange`] for a label the outputs cannot represent.
+    pub fn step(
+        &mut self,
+        model: &mut Mlp<T>,
+        x: &Matrix<T>,
+        y: BatchTargets<'_, T>,
+    ) -> Result<f64, NnError> {
+        self.check_model(model)?;
+        self.check_batch(x)?;
+        let rows = x.rows();
+        self.forward(model, x.as_slice(), rows)?;
+        let last = self.layers.len() - 1;
+        let n_out = self.dims[last].1;
+        let loss = {
+            let buf = &mut self.layers[last];
+            buf.delta.set_rows(rows);
+            self.loss
+                .evaluate(buf.pre.as_slice(), n_out, y, Some(buf.delta.as_mut_slice()))?
+        };
+        if !loss.is_finite() {
+            return Ok(loss);
+        }
+        self.steps += 1;
+        let update = Update::<T>::new(&self.optimizer, self.lr, self.steps);
+        if self.bias {
+            let buf = &mut self.layers[last];
+            column_sums(buf.delta.as_slice(), &mut buf.db);
+        }
+        let act = self.activation;
+        for l in (0..=last).rev() {
+            let (before, rest) = self.layers.split_at_mut(l);
+            let cur = &mut rest[0];
+            let layer = &mut model.layers_mut()[l];
+            if let Some(prev) = before.last_mut() {
+                prev.delta.set_rows(rows);
+                input_grad(cur.delta.view(), layer.weight(), prev.delta.view_mut())?;
+                let n_prev = prev.delta.cols();
+                activation_backward(
+                    act,
+                    prev.pre.as_slice(),
+                    prev.post.as_slice(),
+                    prev.delta.as_mut_slice(),
+                    self.bias.then_some(prev.db.as_mut_slice()),
+                    n_prev,
+                );
+            }
+            let input = match before.last() {
+                None => x.view(),
+                Some(prev) => prev.post.view(),
+            };
+            weight_grad(cur.delta.view(), input, cur.dw.view_mut())?;
+            update.apply(
+                layer.weight_mut().as_mut_slice(),
+                cur.dw.as_slice(),
+                &mut cur.s1w,
+                &mut cur.s2w,
+            );
+            if let Some(b) = layer.bias_mut() {
+                update.apply(b, &cur.db, &mut cur.s1b, &mut cur.s2b);
+            }
+        }
+        Ok(loss)
+    }
+
+    /// Gradients `(dL/dW, dL/db)` of layer `l` from the last [`Trainer::step`] (before its
+    /// update was applied), for gradient checks and inspection.
+    pub fn gradients(&self, l: usize) -> Option<(&Matrix<T>, &[T])> {
+        self.layers.get(l).map(|b| (&b.dw, b.db.as_slice()))
+    }
+
+    /// Loss, accuracy (class targets) or MSE (value targets) of `model` over all of `x`,
+    /// in chunks of the trainer's batch size. Allocates nothing.
+    ///
+    /// # Errors
+    /// [`NnError::Shape`] when `x`, `y` and the model disagree.
+    pub fn evaluate(
+        &mut self,
+        model: &Mlp<T>,
+        x: &Matrix<T>,
+        y: &Targets<T>,
+    ) -> Result<Metrics, NnError> {
+        self.check_model(model)?;
+        let (input, n_out) = (self.dims[0].0, self.dims[self.dims.len() - 1].1);
+        if x.cols() != input || y.len() != x.rows() {
+            return Err(NnError::Shape {
+                what: "evaluation data vs model (x rows x input, targets)".into(),
+                expected: format!("{}x{} with {} targets", x.rows(), input, x.rows()),
+                found: format!("{} with {} targets", shape2(x.rows(), x.cols()), y.len()),
+            });
+        }
+        let threshold = T::from_f64(self.loss.decision_threshold());
+        let (mut loss_sum, mut correct, mut sq_err) = (0.0f64, 0usize, 0.0f64);
+        let total = x.rows();
+        let mut start = 0;
+        while start < total {
+            let rows = self.max_batch.min(total - start);
+            let xs = &x.as_slice()[start * input..(start + rows) * input];
+            self.forward(model, xs, rows)?;
+            let out = self.outputs().as_slice();
+            let batch = y.batch(start, rows);
+            loss_sum += self.loss.evaluate(out, n_out, batch, None)? * rows as f64;
+            match batch {
+                BatchTargets::Classes(labels) => {
+                    correct += out
+                        .chunks_exact(n_out)
+                        .zip(labels)
+                        .filter(|(row, l)| predicted_class(row, threshold) == **l)
+                        .count();
+                }
+                BatchTargets::Values(t) => {
+                    let s: T = out.iter().zip(t).map(|(&o, &t)| (o - t) * (o - t)).sum();
+                    sq_err += s.to_f64();
+                }
+            }
+            start += rows;
+        }
+        let denom = total as f64;
+        Ok(match y {
+            Targets::Classes { .. } => Metrics {
+                loss: loss_sum / denom,
+                accuracy: Some(correct as f64 / denom),
+                mse: None,
+            },
+            Targets::Values(_) => Metrics {
+                loss: loss_sum / denom,
+                accuracy: None,
+                mse: Some(sq_err / (denom * n_out as f64)),
+            },
+        })
+    }
+}
