@@ -1,36 +1,281 @@
-//! Saving and loading models as safetensors (placeholder, filled in next).
-use std::path::Path;
+//! Saving and loading models as safetensors, with PyTorch `state_dict` names.
+//!
+//! An [`Mlp`] of depth `d` corresponds to PyTorch's
+//! `nn.Sequential(Linear, act, Linear, act, …, Linear)`: Linear layer `l` sits at module index
+//! `2l`, so its tensors are `"{2l}.weight"` (out × in, PyTorch's layout) and `"{2l}.bias"`
+//! (out). The architecture goes in the header's `__metadata__` as JSON under
+//! `"depthlab.config"` (an [`MlpConfig`]), next to `"format": "pt"` and a human-readable
+//! `"depthlab.modules"` line. In PyTorch:
+//! `model.load_state_dict(safetensors.torch.load_file(path))` on the matching `Sequential`.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::error::NnError;
 use crate::float::Float;
-use crate::mlp::Mlp;
+use crate::linear::Linear;
+use crate::mlp::{Mlp, MlpConfig};
 
-/// Writes `model` to `path`.
-///
-/// # Errors
-/// I/O failures.
-pub fn save_safetensors<T: Float>(_model: &Mlp<T>, path: impl AsRef<Path>) -> Result<(), NnError> {
-    Err(NnError::Io {
-        path: path.as_ref().to_path_buf(),
-        source: std::io::Error::other("not implemented yet"),
-    })
+/// Metadata key holding the architecture as JSON.
+pub const CONFIG_KEY: &str = "depthlab.config";
+/// Metadata key holding the PyTorch module list, for people reading the header.
+pub const MODULES_KEY: &str = "depthlab.modules";
+
+/// `state_dict` name of Linear layer `l`'s weight.
+fn weight_name(l: usize) -> String {
+    format!("{}.weight", 2 * l)
 }
 
-/// Reads an `f32` model from `path`.
+/// `state_dict` name of Linear layer `l`'s bias.
+fn bias_name(l: usize) -> String {
+    format!("{}.bias", 2 * l)
+}
+
+/// The PyTorch modules of the equivalent `nn.Sequential`, in order.
+fn torch_modules(cfg: &MlpConfig) -> String {
+    let dims = cfg.layer_dims();
+    let mut parts = Vec::with_capacity(2 * dims.len());
+    for (l, (i, o)) in dims.iter().enumerate() {
+        if l > 0 {
+            parts.push(cfg.activation.torch_module());
+        }
+        parts.push(format!(
+            "Linear({i}, {o}, bias={})",
+            if cfg.bias { "True" } else { "False" }
+        ));
+    }
+    format!("Sequential({})", parts.join(", "))
+}
+
+fn to_bytes<T: Float>(values: &[T]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(values.len() * T::BYTES);
+    values.iter().for_each(|v| v.write_le(&mut out));
+    out
+}
+
+fn dtype_of<T: Float>() -> Dtype {
+    if T::BYTES == 4 {
+        Dtype::F32
+    } else {
+        Dtype::F64
+    }
+}
+
+/// Writes `model` to `path` atomically (a temporary file in the same folder, then rename),
+/// in the model's own float type.
 ///
 /// # Errors
-/// I/O failures or mismatched tensors.
+/// [`NnError::Io`] when the file cannot be written; [`NnError::Safetensors`] if serialising
+/// fails.
+pub fn save_safetensors<T: Float>(model: &Mlp<T>, path: impl AsRef<Path>) -> Result<(), NnError> {
+    let path = path.as_ref();
+    let cfg = model.config();
+    let mut blobs: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (l, layer) in model.layers().iter().enumerate() {
+        let w = layer.weight();
+        blobs.push((
+            weight_name(l),
+            vec![w.rows(), w.cols()],
+            to_bytes(w.as_slice()),
+        ));
+        if let Some(b) = layer.bias() {
+            blobs.push((bias_name(l), vec![b.len()], to_bytes(b)));
+        }
+    }
+    let st_err = |e: safetensors::SafeTensorError| NnError::Safetensors {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let views = blobs
+        .iter()
+        .map(|(name, shape, bytes)| {
+            TensorView::new(dtype_of::<T>(), shape.clone(), bytes).map(|v| (name.clone(), v))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(st_err)?;
+    let config_json = serde_json::to_string(cfg).map_err(|e| NnError::Metadata {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let metadata = HashMap::from([
+        ("format".to_string(), "pt".to_string()),
+        (CONFIG_KEY.to_string(), config_json),
+        (MODULES_KEY.to_string(), torch_modules(cfg)),
+    ]);
+    let bytes = safetensors::serialize(views, Some(metadata)).map_err(st_err)?;
+    write_atomically(path, &bytes)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), NnError> {
+    let io_err = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| NnError::Io { path: p, source }
+    };
+    let file_name = path.file_name().ok_or_else(|| NnError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"),
+    })?;
+    let mut tmp_name = file_name.to_os_string();
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp: PathBuf = path.with_file_name(tmp_name);
+    let result = (|| {
+        let mut f = fs::File::create(&tmp).map_err(io_err(&tmp))?;
+        f.write_all(bytes).map_err(io_err(&tmp))?;
+        f.sync_all().map_err(io_err(&tmp))?;
+        fs::rename(&tmp, path).map_err(io_err(path))
+    })();
+    if result.is_err() {
+        // Best effort: a failed save must not leave a stray temporary behind.
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Reads an `f32` model (architecture from the file's metadata) from `path`.
+///
+/// # Errors
+/// As [`load_safetensors_as`].
 pub fn load_safetensors(path: impl AsRef<Path>) -> Result<Mlp<f32>, NnError> {
     load_safetensors_as(path)
 }
 
-/// Reads a model of any float type from `path`.
+/// Reads a model of any float type from `path`; stored `F32`/`F64` tensors are converted.
 ///
 /// # Errors
-/// I/O failures or mismatched tensors.
+/// [`NnError::Io`] when unreadable, [`NnError::Safetensors`] for a malformed container,
+/// [`NnError::Metadata`] when the architecture entry is missing or invalid, and
+/// [`NnError::Tensor`] naming a tensor that is missing, unexpected, or of the wrong shape or
+/// dtype.
 pub fn load_safetensors_as<T: Float>(path: impl AsRef<Path>) -> Result<Mlp<T>, NnError> {
-    Err(NnError::Io {
-        path: path.as_ref().to_path_buf(),
-        source: std::io::Error::other("not implemented yet"),
+    let path = path.as_ref();
+    let bytes = read(path)?;
+    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| NnError::Safetensors {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let meta_err = |reason: String| NnError::Metadata {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let json = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(CONFIG_KEY))
+        .ok_or_else(|| meta_err(format!("no {CONFIG_KEY:?} entry in __metadata__")))?;
+    let cfg: MlpConfig =
+        serde_json::from_str(json).map_err(|e| meta_err(format!("{CONFIG_KEY}: {e}")))?;
+    cfg.validate()?;
+    let mut model = Mlp::from_layers(
+        cfg.clone(),
+        cfg.layer_dims()
+            .iter()
+            .map(|&(i, o)| Linear::zeros(i, o, cfg.bias))
+            .collect(),
+    )?;
+    fill_from_bytes(&mut model, path, &bytes)?;
+    Ok(model)
+}
+
+/// Loads the tensors of a safetensors file (for example one written by PyTorch's
+/// `safetensors.torch.save_file(model.state_dict(), path)`) into an existing model, whose
+/// architecture decides which names and shapes are expected; metadata is ignored.
+///
+/// # Errors
+/// As [`load_safetensors_as`], except that metadata is not required.
+pub fn load_safetensors_into<T: Float>(
+    model: &mut Mlp<T>,
+    path: impl AsRef<Path>,
+) -> Result<(), NnError> {
+    let path = path.as_ref();
+    let bytes = read(path)?;
+    fill_from_bytes(model, path, &bytes)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, NnError> {
+    fs::read(path).map_err(|source| NnError::Io {
+        path: path.to_path_buf(),
+        source,
     })
+}
+
+fn fill_from_bytes<T: Float>(model: &mut Mlp<T>, path: &Path, bytes: &[u8]) -> Result<(), NnError> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| NnError::Safetensors {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let mut expected = HashSet::new();
+    for (l, layer) in model.layers().iter().enumerate() {
+        expected.insert(weight_name(l));
+        if layer.bias().is_some() {
+            expected.insert(bias_name(l));
+        }
+    }
+    let mut names = st.names();
+    names.sort_unstable();
+    if let Some(extra) = names.iter().find(|n| !expected.contains(**n)) {
+        return Err(NnError::Tensor {
+            tensor: extra.to_string(),
+            reason: format!(
+                "not part of the architecture {}",
+                torch_modules(model.config())
+            ),
+        });
+    }
+    for (l, layer) in model.layers_mut().iter_mut().enumerate() {
+        let (o, i) = layer.weight().shape();
+        read_tensor(
+            &st,
+            &weight_name(l),
+            &[o, i],
+            layer.weight_mut().as_mut_slice(),
+        )?;
+        if let Some(b) = layer.bias_mut() {
+            read_tensor(&st, &bias_name(l), &[o], b)?;
+        }
+    }
+    Ok(())
+}
+
+fn read_tensor<T: Float>(
+    st: &SafeTensors<'_>,
+    name: &str,
+    shape: &[usize],
+    dst: &mut [T],
+) -> Result<(), NnError> {
+    let tensor_err = |reason: String| NnError::Tensor {
+        tensor: name.to_string(),
+        reason,
+    };
+    let view = st
+        .tensor(name)
+        .map_err(|_| tensor_err(format!("missing (expected shape {shape:?})")))?;
+    if view.shape() != shape {
+        return Err(tensor_err(format!(
+            "expected shape {shape:?}, found {:?}",
+            view.shape()
+        )));
+    }
+    let data = view.data();
+    match view.dtype() {
+        Dtype::F32 => {
+            for (d, c) in dst.iter_mut().zip(data.chunks_exact(4)) {
+                *d = T::from_f64(f64::from(f32::read_le(c)));
+            }
+        }
+        Dtype::F64 => {
+            for (d, c) in dst.iter_mut().zip(data.chunks_exact(8)) {
+                *d = T::from_f64(f64::read_le(c));
+            }
+        }
+        other => {
+            return Err(tensor_err(format!(
+                "dtype {other:?} is not supported (F32 or F64 only)"
+            )));
+        }
+    }
+    Ok(())
 }

@@ -40,7 +40,10 @@ pub use activation::{Activation, ELU_DEFAULT_ALPHA, LEAKY_RELU_DEFAULT_ALPHA};
 pub use error::NnError;
 pub use float::Float;
 pub use init::Init;
-pub use io::{load_safetensors, load_safetensors_as, save_safetensors};
+pub use io::{
+    CONFIG_KEY, MODULES_KEY, load_safetensors, load_safetensors_as, load_safetensors_into,
+    save_safetensors,
+};
 pub use linear::{Linear, LinearGrads};
 pub use loss::{BatchTargets, Loss};
 pub use matrix::Matrix;
