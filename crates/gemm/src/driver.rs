@@ -38,6 +38,12 @@ pub struct Problem<T> {
     pub csc: isize,
 }
 
+/// A is read in place (not packed) only when it feeds at most this many NR-wide panels.
+const A_IN_PLACE_MAX_PANELS: usize = 4;
+
+/// B is read in place (not packed) only when it feeds at most this many MR-tall panels.
+const B_IN_PLACE_MAX_PANELS: usize = 4;
+
 /// Below this many multiply-adds a second thread costs more in hand-off than it saves.
 const MIN_PARALLEL_MACS: usize = 96 * 96 * 96;
 
@@ -212,15 +218,6 @@ pub(crate) fn blocking(mr: usize, nr: usize, elem: usize) -> Blocking {
     Blocking { kc, mc, nc }
 }
 
-/// A raw pointer that may cross to rayon workers; the loop structure guarantees disjoint writes.
-#[derive(Clone, Copy)]
-struct SendPtr<T>(T);
-// SAFETY: workers write disjoint tiles of C and only read A, B and the packed B block, which
-// outlive the parallel scope.
-unsafe impl<T> Send for SendPtr<T> {}
-// SAFETY: as above.
-unsafe impl<T> Sync for SendPtr<T> {}
-
 /// Runs the five loops with microkernel `K` on `threads` threads.
 ///
 /// # Safety
@@ -235,7 +232,13 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
     } else {
         blk.mc
     };
-    let a_contiguous = p.rsa == 1;
+    // Reading A in place saves the copy but strides through memory with the leading dimension,
+    // which thrashes L1 sets and the TLB when the sliver is reused across many B panels. Only
+    // a product with few panels (n small) gains from skipping the pack.
+    let a_in_place = p.rsa == 1 && p.n <= A_IN_PLACE_MAX_PANELS * nr;
+    // Likewise B: broadcasts read any layout with a unit stride in one direction efficiently,
+    // so a B reused by only a few A panels (m small) is not worth copying.
+    let b_in_place = (p.rsb.abs() == 1 || p.csb.abs() == 1) && p.m <= B_IN_PLACE_MAX_PANELS * mr;
 
     with_b_scratch(|b_scratch| {
         for jc in (0..p.n).step_by(blk.nc) {
@@ -245,19 +248,33 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
                 // loop 4
                 let kc = blk.kc.min(p.k - pc);
                 let beta = if ki == 0 { p.beta } else { T::ONE };
-                let b_pack: *mut T = b_scratch.get(nc.div_ceil(nr) * nr * kc);
-                // SAFETY: the B block (pc.., jc..) is inside B; b_pack holds the panels.
-                unsafe {
-                    let src = p.b.offset(pc as isize * p.rsb + jc as isize * p.csb);
-                    pack_panels(nc, kc, nr, src, p.csb, p.rsb, b_pack);
-                }
+                let b_block =
+                    p.b.wrapping_offset(pc as isize * p.rsb + jc as isize * p.csb);
+                let b_src = if b_in_place {
+                    BSource {
+                        ptr: b_block,
+                        packed: false,
+                        ks: p.rsb,
+                        js: p.csb,
+                    }
+                } else {
+                    let b_pack: *mut T = b_scratch.get(nc.div_ceil(nr) * nr * kc);
+                    // SAFETY: the B block (pc.., jc..) is inside B; b_pack holds its panels.
+                    unsafe { pack_panels(nc, kc, nr, b_block, p.csb, p.rsb, b_pack) };
+                    BSource {
+                        ptr: b_pack.cast_const(),
+                        packed: true,
+                        ks: nr as isize,
+                        js: 1,
+                    }
+                };
                 let job = BlockJob {
                     p: *p,
                     pc,
                     kc,
                     jc,
                     beta,
-                    b_pack: SendPtr(b_pack),
+                    b: b_src,
                 };
                 let m_blocks = p.m.div_ceil(mc);
                 // Split the n panels too when m alone cannot feed every thread.
@@ -274,7 +291,7 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
                     let mcb = mc.min(p.m - ic);
                     let (j0, j1) = (panels * ns / n_splits, panels * (ns + 1) / n_splits);
                     // SAFETY: tasks cover disjoint (ic, jr) ranges of C; see `BlockJob::run`.
-                    unsafe { job.run::<K>(ic, mcb, j0 * nr, (j1 * nr).min(nc), a_contiguous) };
+                    unsafe { job.run::<K>(ic, mcb, j0 * nr, (j1 * nr).min(nc), a_in_place) };
                 };
                 if threads > 1 && tasks > 1 {
                     use rayon::prelude::*;
@@ -294,7 +311,33 @@ struct BlockJob<T> {
     kc: usize,
     jc: usize,
     beta: T,
-    b_pack: SendPtr<*mut T>,
+    b: BSource<T>,
+}
+
+// SAFETY: a job is shared only with the rayon tasks of the call that built it; they read A, B
+// and the packed B block (alive until the call returns) and write disjoint tiles of C.
+unsafe impl<T: Sync> Sync for BlockJob<T> {}
+
+/// Where a (pc, jc) block of B is read from: packed NR-wide panels, or B itself.
+#[derive(Clone, Copy)]
+struct BSource<T> {
+    ptr: *const T,
+    packed: bool,
+    /// Distance between steps of k (NR when packed).
+    ks: isize,
+    /// Distance between columns (1 when packed).
+    js: isize,
+}
+
+impl<T> BSource<T> {
+    /// The sliver feeding the panel that starts at column `jr` of the block.
+    fn panel(&self, jr: usize, kc: usize) -> *const T {
+        if self.packed {
+            self.ptr.wrapping_add(jr * kc)
+        } else {
+            self.ptr.wrapping_offset(jr as isize * self.js)
+        }
+    }
 }
 
 impl<T: Element> BlockJob<T> {
@@ -308,7 +351,7 @@ impl<T: Element> BlockJob<T> {
         mcb: usize,
         jr0: usize,
         jr1: usize,
-        a_contiguous: bool,
+        a_in_place: bool,
     ) {
         let (mr, nr) = (K::MR, K::NR);
         let p = &self.p;
@@ -319,7 +362,7 @@ impl<T: Element> BlockJob<T> {
             let a_pack: *mut T = a_scratch.get(mcb.div_ceil(mr) * mr * kc);
             // A whose M direction is unit-stride can feed full panels straight to the kernel;
             // only the ragged last panel needs a padded copy.
-            let full_panels = if a_contiguous { mcb / mr } else { 0 };
+            let full_panels = if a_in_place { mcb / mr } else { 0 };
             // SAFETY: the A block is inside A; a_pack holds ceil(mcb/mr) panels.
             unsafe {
                 pack_panels(
@@ -335,8 +378,7 @@ impl<T: Element> BlockJob<T> {
             for jr in (jr0..jr1).step_by(nr) {
                 // loop 2
                 let n_eff = nr.min(jr1 - jr);
-                // SAFETY: panel jr / nr of the packed B block.
-                let b = unsafe { self.b_pack.0.add(jr * kc) };
+                let b = self.b.panel(jr, kc);
                 for (q, ir) in (0..mcb).step_by(mr).enumerate() {
                     // loop 1
                     let (a, a_ks) = if q < full_panels {
@@ -350,8 +392,8 @@ impl<T: Element> BlockJob<T> {
                         a,
                         a_ks,
                         b,
-                        b_ks: nr as isize,
-                        b_js: 1,
+                        b_ks: self.b.ks,
+                        b_js: self.b.js,
                         beta: self.beta,
                         c: p.c.wrapping_offset(
                             (ic + ir) as isize * p.rsc + (self.jc + jr) as isize * p.csc,
@@ -363,7 +405,13 @@ impl<T: Element> BlockJob<T> {
                     };
                     // SAFETY: the tile is inside C and owned by this task; A and B slivers are
                     // valid for kc steps; K's ISA was checked by the dispatcher.
-                    unsafe { K::tile::<true>(&tile) };
+                    unsafe {
+                        if self.b.packed {
+                            K::tile::<true>(&tile)
+                        } else {
+                            K::tile::<false>(&tile)
+                        }
+                    };
                 }
             }
         });

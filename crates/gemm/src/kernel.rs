@@ -73,6 +73,10 @@ pub(crate) trait Simd {
     unsafe fn load(p: *const Self::E) -> Self::V;
     /// Unaligned store of `LANES` elements.
     unsafe fn store(p: *mut Self::E, v: Self::V);
+    /// Load of the first `n < LANES` elements; the other lanes are zero and never read.
+    unsafe fn load_partial(p: *const Self::E, n: usize) -> Self::V;
+    /// Store of the first `n < LANES` lanes; memory past them is never touched.
+    unsafe fn store_partial(p: *mut Self::E, v: Self::V, n: usize);
     /// `a·b + c`, fused.
     unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     /// `a·b`.
@@ -129,37 +133,78 @@ pub(crate) unsafe fn tile_body<S: Simd, const MV: usize, const NR: usize, const 
             b = b.offset(b_step);
         }
 
-        let mr = MV * S::LANES;
         let alpha = S::splat(t.alpha);
         let beta_zero = S::is_zero(t.beta);
+        let mr = MV * S::LANES;
         if t.rsc == 1 && t.m_eff == mr {
-            // Fast path: each tile column is LANES·MV contiguous elements of C.
+            // Full-height tile, columns contiguous in C. Each loop body is kept tiny and the
+            // trip counts are the constants NR and MV, so LLVM unrolls them completely and the
+            // accumulators never leave their registers.
+            if beta_zero {
+                for j in 0..NR {
+                    if j < t.n_eff {
+                        let cj = t.c.offset(j as isize * t.csc);
+                        for v in 0..MV {
+                            S::store(cj.add(v * S::LANES), S::mul(acc[j][v], alpha));
+                        }
+                    }
+                }
+            } else {
+                let beta = S::splat(t.beta);
+                for j in 0..NR {
+                    if j < t.n_eff {
+                        let cj = t.c.offset(j as isize * t.csc);
+                        for v in 0..MV {
+                            let p = cj.add(v * S::LANES);
+                            S::store(p, S::fma(acc[j][v], alpha, S::mul(S::load(p), beta)));
+                        }
+                    }
+                }
+            }
+        } else if t.rsc == 1 {
+            // Ragged bottom edge (the last panel of M): masked loads and stores. The edge paths
+            // index the tile at run time, so they work on a copy: were `acc` itself indexed
+            // dynamically anywhere, it would live on the stack in the hot loop too.
+            let acc = std::hint::black_box(acc);
             let beta = S::splat(t.beta);
-            for j in 0..t.n_eff {
+            for j in 0..NR.min(t.n_eff) {
                 let cj = t.c.offset(j as isize * t.csc);
                 for v in 0..MV {
-                    let p = cj.add(v * S::LANES);
-                    let out = if beta_zero {
-                        S::mul(acc[j][v], alpha)
-                    } else {
-                        S::fma(acc[j][v], alpha, S::mul(S::load(p), beta))
-                    };
-                    S::store(p, out);
+                    let rows = t.m_eff.saturating_sub(v * S::LANES).min(S::LANES);
+                    if rows > 0 {
+                        let p = cj.add(v * S::LANES);
+                        let out = if beta_zero {
+                            S::mul(acc[j][v], alpha)
+                        } else {
+                            S::fma(acc[j][v], alpha, S::mul(S::load_partial(p, rows), beta))
+                        };
+                        S::store_partial(p, out, rows);
+                    }
                 }
             }
         } else {
-            // Edge or strided C: update the valid part element by element, reading lanes
-            // straight out of the accumulators, with the same rounding as the vector path.
-            for j in 0..t.n_eff {
-                for i in 0..t.m_eff {
-                    let lanes = (&acc[j][i / S::LANES]) as *const S::V as *const S::E;
-                    let s = *lanes.add(i % S::LANES);
-                    let p = t.c.offset(i as isize * t.rsc + j as isize * t.csc);
-                    *p = if beta_zero {
-                        S::mul_scalar(s, t.alpha)
-                    } else {
-                        S::fma_scalar(s, t.alpha, S::mul_scalar(*p, t.beta))
-                    };
+            // Strided C: update element by element with the same rounding as the vector path,
+            // one register at a time through a small buffer (constant indices keep the
+            // accumulators in registers).
+            let acc = std::hint::black_box(acc);
+            for j in 0..NR {
+                if j >= t.n_eff {
+                    continue;
+                }
+                for v in 0..MV {
+                    let mut lanes = [t.alpha; 16];
+                    debug_assert!(S::LANES <= lanes.len());
+                    S::store(lanes.as_mut_ptr(), acc[j][v]);
+                    let rows = t.m_eff.saturating_sub(v * S::LANES).min(S::LANES);
+                    for (l, &s) in lanes.iter().enumerate().take(rows) {
+                        let i = v * S::LANES + l;
+                        let p = t.c.offset(i as isize * t.rsc + j as isize * t.csc);
+                        *p = if beta_zero {
+                            S::mul_scalar(s, t.alpha)
+                        } else {
+                            S::fma_scalar(s, t.alpha, S::mul_scalar(*p, t.beta))
+                        };
+                    }
                 }
             }
         }

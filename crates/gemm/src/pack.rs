@@ -42,16 +42,16 @@ pub(crate) unsafe fn pack_panels<T: Element>(
                     }
                 }
             } else {
-                // Contiguous (or arbitrary) along k: walk each source line once, scatter by w.
-                for i in 0..rows {
-                    let from = base.offset(i as isize * s_outer);
-                    for p in 0..kc {
-                        *out.add(p * w + i) = *from.offset(p as isize * s_k);
-                    }
-                }
+                // Strided along the width: fill each k-row of the panel in turn, so the writes
+                // are contiguous and the reads walk the source lines in parallel.
                 for p in 0..kc {
+                    let from = base.offset(p as isize * s_k);
+                    let to = out.add(p * w);
+                    for i in 0..rows {
+                        *to.add(i) = *from.offset(i as isize * s_outer);
+                    }
                     for i in rows..w {
-                        *out.add(p * w + i) = T::ZERO;
+                        *to.add(i) = T::ZERO;
                     }
                 }
             }

@@ -15,8 +15,9 @@ pub(crate) trait PeakLoop<T> {
     fn lanes() -> usize;
 }
 
-/// Independent accumulators: enough to cover FMA latency × FMA ports on every x86 core.
-pub(crate) const CHAINS: usize = 16;
+/// Independent accumulators: enough to cover FMA latency (4) × FMA ports (2) on current x86
+/// cores, yet with the two operands within AVX2's 16 registers (more would spill).
+pub(crate) const CHAINS: usize = 12;
 
 /// `iters` rounds of `CHAINS` independent FMAs `acc ← acc·x + y`.
 ///

@@ -33,6 +33,18 @@ macro_rules! scalar_simd {
                 unsafe { *p = v }
             }
             #[inline(always)]
+            unsafe fn load_partial(p: *const $t, n: usize) -> $t {
+                // SAFETY: with one lane, `n` is 0 (nothing read) or 1 (the caller vouches).
+                if n == 0 { 0.0 } else { unsafe { *p } }
+            }
+            #[inline(always)]
+            unsafe fn store_partial(p: *mut $t, v: $t, n: usize) {
+                if n > 0 {
+                    // SAFETY: the caller vouches for one writable element.
+                    unsafe { *p = v }
+                }
+            }
+            #[inline(always)]
             unsafe fn fma(a: $t, b: $t, c: $t) -> $t {
                 // Unfused on purpose: without hardware FMA `mul_add` is a slow libm call.
                 a * b + c

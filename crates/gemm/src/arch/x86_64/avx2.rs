@@ -20,7 +20,9 @@ super::x86_simd!(
     _mm256_loadu_ps,
     _mm256_storeu_ps,
     _mm256_fmadd_ps,
-    _mm256_mul_ps
+    _mm256_mul_ps,
+    load_partial_ps,
+    store_partial_ps
 );
 super::x86_simd!(
     F64x4,
@@ -32,7 +34,52 @@ super::x86_simd!(
     _mm256_loadu_pd,
     _mm256_storeu_pd,
     _mm256_fmadd_pd,
-    _mm256_mul_pd
+    _mm256_mul_pd,
+    load_partial_pd,
+    store_partial_pd
 );
+
+/// All-ones in the first `n` 32-bit lanes, the form `vmaskmovps` reads.
+#[inline(always)]
+unsafe fn mask_ps(n: usize) -> __m256i {
+    // SAFETY: only reached from functions compiled with AVX2.
+    unsafe {
+        _mm256_cmpgt_epi32(
+            _mm256_set1_epi32(n as i32),
+            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+        )
+    }
+}
+
+/// All-ones in the first `n` 64-bit lanes, the form `vmaskmovpd` reads.
+#[inline(always)]
+unsafe fn mask_pd(n: usize) -> __m256i {
+    // SAFETY: only reached from functions compiled with AVX2.
+    unsafe { _mm256_cmpgt_epi64(_mm256_set1_epi64x(n as i64), _mm256_setr_epi64x(0, 1, 2, 3)) }
+}
+
+#[inline(always)]
+unsafe fn load_partial_ps(p: *const f32, n: usize) -> __m256 {
+    // SAFETY: masked lanes are not accessed; the caller vouches for the first `n`.
+    unsafe { _mm256_maskload_ps(p, mask_ps(n)) }
+}
+
+#[inline(always)]
+unsafe fn store_partial_ps(p: *mut f32, v: __m256, n: usize) {
+    // SAFETY: masked lanes are not accessed; the caller vouches for the first `n`.
+    unsafe { _mm256_maskstore_ps(p, mask_ps(n), v) }
+}
+
+#[inline(always)]
+unsafe fn load_partial_pd(p: *const f64, n: usize) -> __m256d {
+    // SAFETY: masked lanes are not accessed; the caller vouches for the first `n`.
+    unsafe { _mm256_maskload_pd(p, mask_pd(n)) }
+}
+
+#[inline(always)]
+unsafe fn store_partial_pd(p: *mut f64, v: __m256d, n: usize) {
+    // SAFETY: masked lanes are not accessed; the caller vouches for the first `n`.
+    unsafe { _mm256_maskstore_pd(p, mask_pd(n), v) }
+}
 
 super::super::isa_kernels!(Avx2Kernel, Isa::Avx2, #[target_feature(enable = "avx2,fma")], f32 => F32x8, 2 x 6; f64 => F64x4, 2 x 6);

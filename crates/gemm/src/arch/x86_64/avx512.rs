@@ -20,7 +20,9 @@ super::x86_simd!(
     _mm512_loadu_ps,
     _mm512_storeu_ps,
     _mm512_fmadd_ps,
-    _mm512_mul_ps
+    _mm512_mul_ps,
+    load_partial_ps,
+    store_partial_ps
 );
 super::x86_simd!(
     F64x8,
@@ -32,7 +34,39 @@ super::x86_simd!(
     _mm512_loadu_pd,
     _mm512_storeu_pd,
     _mm512_fmadd_pd,
-    _mm512_mul_pd
+    _mm512_mul_pd,
+    load_partial_pd,
+    store_partial_pd
 );
+
+/// The first `n` of `lanes` lanes (`n < lanes`).
+#[inline(always)]
+fn lane_mask(n: usize) -> u32 {
+    (1u32 << n) - 1
+}
+
+#[inline(always)]
+unsafe fn load_partial_ps(p: *const f32, n: usize) -> __m512 {
+    // SAFETY: masked lanes are not accessed; the caller vouches for the first `n`.
+    unsafe { _mm512_maskz_loadu_ps(lane_mask(n) as __mmask16, p) }
+}
+
+#[inline(always)]
+unsafe fn store_partial_ps(p: *mut f32, v: __m512, n: usize) {
+    // SAFETY: masked lanes are not accessed; the caller vouches for the first `n`.
+    unsafe { _mm512_mask_storeu_ps(p, lane_mask(n) as __mmask16, v) }
+}
+
+#[inline(always)]
+unsafe fn load_partial_pd(p: *const f64, n: usize) -> __m512d {
+    // SAFETY: masked lanes are not accessed; the caller vouches for the first `n`.
+    unsafe { _mm512_maskz_loadu_pd(lane_mask(n) as __mmask8, p) }
+}
+
+#[inline(always)]
+unsafe fn store_partial_pd(p: *mut f64, v: __m512d, n: usize) {
+    // SAFETY: masked lanes are not accessed; the caller vouches for the first `n`.
+    unsafe { _mm512_mask_storeu_pd(p, lane_mask(n) as __mmask8, v) }
+}
 
 super::super::isa_kernels!(Avx512Kernel, Isa::Avx512, #[target_feature(enable = "avx512f,fma")], f32 => F32x16, 2 x 12; f64 => F64x8, 2 x 12);

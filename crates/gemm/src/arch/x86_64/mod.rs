@@ -6,7 +6,7 @@ pub(crate) mod avx512;
 
 /// Implements [`Simd`](crate::kernel::Simd) for one register type from its intrinsics.
 macro_rules! x86_simd {
-    ($name:ident, $t:ty, $v:ty, $lanes:literal, $zero:ident, $set1:ident, $load:ident, $store:ident, $fma:ident, $mul:ident) => {
+    ($name:ident, $t:ty, $v:ty, $lanes:literal, $zero:ident, $set1:ident, $load:ident, $store:ident, $fma:ident, $mul:ident, $loadp:ident, $storep:ident) => {
         impl $crate::kernel::Simd for $name {
             type E = $t;
             type V = $v;
@@ -30,6 +30,18 @@ macro_rules! x86_simd {
             unsafe fn store(p: *mut $t, v: $v) {
                 // SAFETY: the tile contract makes LANES elements at `p` writable.
                 unsafe { $store(p, v) }
+            }
+            #[inline(always)]
+            unsafe fn load_partial(p: *const $t, n: usize) -> $v {
+                // SAFETY: the tile contract makes `n` elements at `p` readable; lanes past `n`
+                // are masked off and never touched.
+                unsafe { $loadp(p, n) }
+            }
+            #[inline(always)]
+            unsafe fn store_partial(p: *mut $t, v: $v, n: usize) {
+                // SAFETY: the tile contract makes `n` elements at `p` writable; lanes past `n`
+                // are masked off and never touched.
+                unsafe { $storep(p, v, n) }
             }
             #[inline(always)]
             unsafe fn fma(a: $v, b: $v, c: $v) -> $v {
