@@ -1,0 +1,606 @@
+//! The `depthlab` command line: clap definitions, validation of raw arguments into plans, and
+//! one function per command calling the library. Errors the user can fix are wrapped in
+//! [`BadInput`] so `main` exits with code 2 for them and 1 for everything else.
+
+use std::fmt;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow};
+use clap::{Args, Parser, Subcommand};
+
+use depthlab_runner::data;
+use depthlab_runner::execute::{self, ModelOut};
+use depthlab_runner::record::RunRecord;
+use depthlab_runner::shard::Shard;
+use depthlab_runner::store::{self, StudyDir};
+use depthlab_runner::study::{self, DatasetConfig, GridPoint, OptimizerKind, Study, TrainSettings};
+use depthlab_runner::sweep::{self, Observer, RunPlan};
+
+use crate::progress;
+
+/// An error caused by the user's input (arguments, study file, data file): exit code 2.
+#[derive(Debug)]
+pub struct BadInput(pub anyhow::Error);
+
+impl fmt::Display for BadInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// Wraps an error as the user's fault.
+fn bad(e: impl Into<anyhow::Error>) -> anyhow::Error {
+    anyhow::Error::new(BadInput(e.into()))
+}
+
+/// Study directory and report directory defaults.
+const RUNS_DIR: &str = "runs";
+const REPORTS_DIR: &str = "reports";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "depthlab",
+    version,
+    about = "Study how depth, width and activation shape what a multi-layer perceptron learns",
+    after_help = "Examples:\n  depthlab run                      # the built-in default study -> runs/default, reports/default\n  depthlab init my.toml && depthlab run my.toml --threads 2\n  depthlab train --data spirals --depth 3 --width 16 --activation relu"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Run(RunArgs),
+    Train(TrainArgs),
+    Init(InitArgs),
+    Merge(MergeArgs),
+    Datasets(DatasetsArgs),
+    Report(ReportArgs),
+    Compare(CompareArgs),
+    BenchReport(BenchReportArgs),
+}
+
+/// Run a study (the built-in default when no file is given), resuming where it stopped, then
+/// write its report.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  depthlab run                                   # default study -> runs/default\n  depthlab run study.toml --threads 2 --out runs/try1\n  depthlab run study.toml --shard 3/8            # grid points with index = 3 mod 8\n  sbatch --array=0-7 --wrap 'depthlab run study.toml --shard /8'"
+)]
+struct RunArgs {
+    /// Study file (TOML); omit to run the built-in default study.
+    study: Option<PathBuf>,
+    /// Results directory [default: runs/<study>, or runs/<study>-shard-<i>-of-<n> for a shard].
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Run only grid points whose index = i (mod n); `/n` takes i from SLURM_ARRAY_TASK_ID,
+    /// `slurm` takes both from the job array.
+    #[arg(long, value_name = "i/n")]
+    shard: Option<String>,
+    /// Worker threads [default: RAYON_NUM_THREADS or all cores].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    threads: Option<u32>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Do not write the report at the end.
+    #[arg(long)]
+    no_report: bool,
+}
+
+/// Train one model and print its record.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  depthlab train --data spirals --depth 3 --width 16 --activation tanh --epochs 200\n  depthlab train --data my.csv --target label --depth 2 --width 32 --activation relu --json > run.json\n  depthlab train --data xor --depth 1 --width 4 --activation relu --save xor.safetensors"
+)]
+struct TrainArgs {
+    /// Built-in dataset name or a CSV file (header required).
+    #[arg(long, value_name = "NAME|FILE.csv")]
+    data: String,
+    /// Target column of the CSV file [default: target].
+    #[arg(long, value_name = "COL")]
+    target: Option<String>,
+    /// Hidden layers (0 = linear model).
+    #[arg(long, value_name = "D", allow_negative_numbers = true)]
+    depth: i64,
+    /// Width of every hidden layer.
+    #[arg(long, value_name = "W", allow_negative_numbers = true)]
+    width: i64,
+    /// Activation: identity, relu, tanh, sigmoid, leaky_relu, elu, gelu, softplus, silu.
+    #[arg(long, value_name = "A")]
+    activation: String,
+    /// Epochs (at most; --patience may stop sooner).
+    #[arg(
+        long,
+        value_name = "E",
+        default_value_t = 100,
+        allow_negative_numbers = true
+    )]
+    epochs: i64,
+    /// Mini-batch size.
+    #[arg(
+        long,
+        value_name = "B",
+        default_value_t = 32,
+        allow_negative_numbers = true
+    )]
+    batch: i64,
+    /// Learning rate.
+    #[arg(
+        long,
+        value_name = "X",
+        default_value_t = 0.01,
+        allow_negative_numbers = true
+    )]
+    lr: f64,
+    /// Optimizer: sgd, adam or adamw.
+    #[arg(long, value_name = "sgd|adam", default_value = "adam")]
+    optimizer: String,
+    /// Stop after this many epochs without a better test loss (0 = never).
+    #[arg(long, value_name = "P", default_value_t = 0)]
+    patience: u64,
+    /// Seed for data, initialisation and shuffling.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    seed: u64,
+    /// Fraction of training labels replaced by a different class.
+    #[arg(
+        long,
+        value_name = "P",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
+    label_noise: f64,
+    /// Samples to generate (generated datasets) or to keep (digits, CSV).
+    #[arg(long, value_name = "N")]
+    samples: Option<usize>,
+    /// Save the trained model (safetensors).
+    #[arg(long, value_name = "MODEL.safetensors")]
+    save: Option<PathBuf>,
+    /// Print the run's record as JSON on stdout (per-epoch lines still go to stderr).
+    #[arg(long)]
+    json: bool,
+    /// No per-epoch lines.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// Write the built-in default study to a file to edit.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  depthlab init my-study.toml && $EDITOR my-study.toml && depthlab run my-study.toml"
+)]
+struct InitArgs {
+    /// File to write.
+    #[arg(default_value = "study.toml")]
+    file: PathBuf,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    force: bool,
+}
+
+/// Join shard directories of one study into one, listing grid points still missing.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  depthlab merge runs/default runs/default-shard-*")]
+struct MergeArgs {
+    /// Output study directory.
+    out: PathBuf,
+    /// Shard (or other) result directories of the same study.
+    #[arg(required = true)]
+    dirs: Vec<PathBuf>,
+}
+
+/// List the built-in datasets with their sizes.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  depthlab datasets")]
+struct DatasetsArgs {}
+
+/// Write the report of a finished (or partial) study.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  depthlab report runs/default              # -> reports/default/\n  depthlab report runs/default --out /tmp/r"
+)]
+struct ReportArgs {
+    /// Study results directory.
+    dir: PathBuf,
+    /// Report directory [default: reports/<study>].
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+/// Compare two studies grid point by grid point.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  depthlab compare runs/A runs/B           # -> reports/compare-A-B/"
+)]
+struct CompareArgs {
+    /// First study directory.
+    a: PathBuf,
+    /// Second study directory.
+    b: PathBuf,
+    /// Report directory [default: reports/compare-<A>-<B>].
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+/// Turn criterion's saved estimates into a comparison report.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  cargo bench -- --quick && depthlab bench-report\n  depthlab bench-report --baseline main --out reports/bench"
+)]
+struct BenchReportArgs {
+    /// Criterion's output directory.
+    #[arg(long, value_name = "DIR", default_value = "target/criterion")]
+    criterion_dir: PathBuf,
+    /// A saved criterion baseline to compare against.
+    #[arg(long, value_name = "NAME")]
+    baseline: Option<String>,
+    /// Report directory.
+    #[arg(long, value_name = "DIR", default_value = "reports/bench")]
+    out: PathBuf,
+}
+
+/// Parses the command line; on failure returns the exit code after printing help, the version
+/// or a one-line error.
+pub fn parse() -> std::result::Result<Cli, u8> {
+    match Cli::try_parse() {
+        Ok(cli) => Ok(cli),
+        Err(e) => {
+            use clap::error::ErrorKind;
+            match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    let _ = e.print();
+                    Err(0)
+                }
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    let _ = e.print();
+                    Err(2)
+                }
+                _ => {
+                    // clap's own rendering spans several lines (tips, usage); keep the first.
+                    let text = e.render().to_string();
+                    let first = text.lines().next().unwrap_or("invalid arguments");
+                    let first = first.strip_prefix("error: ").unwrap_or(first);
+                    eprintln!("depthlab: {first} (see depthlab --help)");
+                    Err(2)
+                }
+            }
+        }
+    }
+}
+
+/// Runs the parsed command; `Ok` carries the exit code.
+pub fn dispatch(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Run(a) => cmd_run(a),
+        Command::Train(a) => cmd_train(a),
+        Command::Init(a) => cmd_init(a),
+        Command::Merge(a) => cmd_merge(a),
+        Command::Datasets(_) => cmd_datasets(),
+        Command::Report(a) => cmd_report(a),
+        Command::Compare(a) => cmd_compare(a),
+        Command::BenchReport(a) => cmd_bench_report(a),
+    }
+}
+
+fn cmd_run(a: RunArgs) -> Result<u8> {
+    let study = match &a.study {
+        Some(path) => Study::load(path).map_err(bad)?,
+        None => Study::default_study().context("the built-in default study is invalid")?,
+    };
+    let shard = match &a.shard {
+        Some(s) => Shard::parse(s, &|k| std::env::var(k).ok()).map_err(bad)?,
+        None => Shard::ALL,
+    };
+    let out = a.out.clone().unwrap_or_else(|| {
+        let name = if shard.is_all() {
+            study.name.clone()
+        } else {
+            format!("{}-shard-{}-of-{}", study.name, shard.index, shard.count)
+        };
+        Path::new(RUNS_DIR).join(name)
+    });
+    if out.exists() && !out.is_dir() {
+        return Err(bad(anyhow!(
+            "--out {}: exists and is not a directory",
+            out.display()
+        )));
+    }
+    let plan = RunPlan {
+        study,
+        out: StudyDir::new(&out),
+        shard,
+        threads: a.threads.map(|t| t as usize),
+    };
+    // Everything is checked before anything under runs/ is created or touched.
+    plan.check()
+        .map_err(|e| if e.is_user_error() { bad(e) } else { e.into() })?;
+
+    let started = std::time::Instant::now();
+    let observer: Box<dyn Observer> = if a.quiet {
+        Box::new(sweep::Silent)
+    } else if std::io::stderr().is_terminal() {
+        Box::new(progress::Bar::new())
+    } else {
+        Box::new(progress::Lines::new())
+    };
+    let summary = sweep::run(&plan, observer.as_ref())?;
+    drop(observer);
+    if !a.quiet {
+        eprintln!(
+            "{}: {} of {} grid points recorded in {} ({} run now, {} failed) in {}",
+            summary.start.study,
+            summary.records.len(),
+            summary.start.grid,
+            plan.out.root().display(),
+            summary.ran,
+            summary.failed.len(),
+            progress::duration(started.elapsed().as_secs_f64()),
+        );
+    }
+    if !summary.failed.is_empty() {
+        for (id, msg) in &summary.failed {
+            eprintln!("depthlab: run {id} failed: {msg}");
+        }
+        return Ok(1);
+    }
+    if !a.no_report && shard.is_all() {
+        let report_dir = Path::new(REPORTS_DIR).join(&plan.study.name);
+        write_report(&plan.study, plan.out.root(), &summary.records, &report_dir)?;
+        if !a.quiet {
+            eprintln!("report: {}", report_dir.join("index.html").display());
+        }
+    }
+    Ok(0)
+}
+
+fn cmd_train(a: TrainArgs) -> Result<u8> {
+    let int = |v: i64, flag: &str, min: i64| -> Result<usize> {
+        if v < min {
+            return Err(bad(anyhow!("--{flag} {v}: must be at least {min}")));
+        }
+        usize::try_from(v).map_err(|_| bad(anyhow!("--{flag} {v}: too large")))
+    };
+    let depth = int(a.depth, "depth", 0)?;
+    let width = int(a.width, "width", 1)?;
+    let epochs = int(a.epochs, "epochs", 1)?;
+    let batch_size = int(a.batch, "batch", 1)?;
+    if !(a.lr.is_finite() && a.lr > 0.0) {
+        return Err(bad(anyhow!("--lr {}: must be a positive number", a.lr)));
+    }
+    if !(a.label_noise.is_finite() && (0.0..1.0).contains(&a.label_noise)) {
+        return Err(bad(anyhow!(
+            "--label-noise {}: must be in [0, 1)",
+            a.label_noise
+        )));
+    }
+    let optimizer: OptimizerKind = a
+        .optimizer
+        .parse()
+        .map_err(|m: String| bad(anyhow!("--optimizer: {m}")))?;
+    let activation =
+        execute::parse_activation(&a.activation).map_err(|m| bad(anyhow!("--activation: {m}")))?;
+    if !study::is_csv_name(&a.data) {
+        execute::check_dataset_name(&a.data).map_err(|m| bad(anyhow!("--data: {m}")))?;
+    }
+    let train = TrainSettings {
+        epochs,
+        batch_size,
+        learning_rate: a.lr,
+        optimizer,
+        patience: (a.patience > 0).then_some(a.patience as usize),
+        label_noise: a.label_noise,
+        ..TrainSettings::default()
+    };
+    let label = Path::new(&a.data)
+        .file_stem()
+        .map_or_else(|| a.data.clone(), |s| s.to_string_lossy().into_owned());
+    let ds = DatasetConfig {
+        name: a.data.clone(),
+        label: label.clone(),
+        target: a.target.clone(),
+        n_samples: a.samples,
+        noise: None,
+        test_fraction: None,
+        standardize: true,
+        params: Default::default(),
+        train: train.clone(),
+    };
+    let point = GridPoint {
+        index: 0,
+        id: format!("{label}-d{depth}-w{width}-{activation}-s{}", a.seed),
+        dataset: 0,
+        depth,
+        width,
+        activation,
+        seed: a.seed,
+        train,
+    };
+    // Load once up front so a bad CSV is reported as the user's input, before training.
+    data::load(&execute::data_spec(&ds, point.seed, &point.train)).map_err(bad)?;
+    if let Some(save) = &a.save
+        && save.is_dir()
+    {
+        return Err(bad(anyhow!("--save {}: is a directory", save.display())));
+    }
+
+    let save_to = a.save.clone();
+    let save = move |_: &data::Dataset| {
+        save_to.as_ref().map(|p| ModelOut {
+            path: p.clone(),
+            record_as: p.display().to_string(),
+        })
+    };
+    let quiet = a.quiet;
+    let total = epochs;
+    let record = execute::execute("train", &point, &ds, Some(&save), &mut |p| {
+        if !quiet {
+            eprintln!("{}", progress::epoch_line(p, total));
+        }
+    })?;
+    if a.json {
+        println!("{}", serde_json::to_string(&record)?);
+    } else {
+        println!("{}", progress::record_line(&record));
+    }
+    Ok(0)
+}
+
+fn cmd_init(a: InitArgs) -> Result<u8> {
+    if a.file.exists() && !a.force {
+        return Err(bad(anyhow!(
+            "{}: already exists (use --force to overwrite)",
+            a.file.display()
+        )));
+    }
+    std::fs::write(&a.file, study::DEFAULT_STUDY_TOML)
+        .with_context(|| format!("cannot write {}", a.file.display()))?;
+    eprintln!(
+        "wrote {}; run it with: depthlab run {}",
+        a.file.display(),
+        a.file.display()
+    );
+    Ok(0)
+}
+
+fn cmd_merge(a: MergeArgs) -> Result<u8> {
+    for d in &a.dirs {
+        if !d.is_dir() {
+            return Err(bad(anyhow!("{}: no such directory", d.display())));
+        }
+    }
+    let summary = store::merge(&a.out, &a.dirs).map_err(|e| match e {
+        store::StoreError::NotAStudy { .. }
+        | store::StoreError::StudyMismatch { .. }
+        | store::StoreError::Study(_) => bad(e),
+        other => other.into(),
+    })?;
+    for (path, tail) in &summary.dropped {
+        eprintln!(
+            "note: {}:{}: ignored an interrupted last line ({} bytes)",
+            path.display(),
+            tail.line,
+            tail.bytes
+        );
+    }
+    eprintln!(
+        "merged {} directories into {}: {} records, {} duplicate ids dropped, {} grid points missing",
+        a.dirs.len(),
+        a.out.display(),
+        summary.records,
+        summary.duplicates,
+        summary.missing.len()
+    );
+    for id in &summary.missing {
+        println!("missing {id}");
+    }
+    Ok(0)
+}
+
+fn cmd_datasets() -> Result<u8> {
+    println!(
+        "{:<14} {:<15} {:>8} {:>8} {:>8}  description",
+        "name", "task", "samples", "features", "classes"
+    );
+    for d in data::catalog() {
+        let task = match d.task {
+            depthlab_runner::record::Task::Classification => "classification",
+            depthlab_runner::record::Task::Regression => "regression",
+        };
+        let classes = d
+            .n_classes
+            .map_or_else(|| "-".to_string(), |c| c.to_string());
+        println!(
+            "{:<14} {:<15} {:>8} {:>8} {:>8}  {}",
+            d.name, task, d.default_samples, d.n_features, classes, d.description
+        );
+    }
+    println!(
+        "\nor any CSV file with a header: --data FILE.csv --target COLUMN (optional `split` column: train/test)"
+    );
+    Ok(0)
+}
+
+/// Loads a study directory for the report commands.
+fn load_study_dir(dir: &Path) -> Result<(Study, Vec<RunRecord>)> {
+    if !dir.is_dir() {
+        return Err(bad(anyhow!("{}: no such study directory", dir.display())));
+    }
+    let sd = StudyDir::new(dir);
+    let study = sd.read_study().map_err(bad)?;
+    let loaded = sd.read()?;
+    if let Some(t) = &loaded.dropped {
+        eprintln!(
+            "note: {}:{}: ignored an interrupted last line ({} bytes)",
+            sd.results().display(),
+            t.line,
+            t.bytes
+        );
+    }
+    if loaded.records.is_empty() {
+        return Err(bad(anyhow!(
+            "{}: no finished runs to report on",
+            sd.results().display()
+        )));
+    }
+    Ok((study, loaded.records))
+}
+
+fn dir_name(dir: &Path) -> String {
+    dir.file_name()
+        .map_or_else(|| "study".to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+fn cmd_report(a: ReportArgs) -> Result<u8> {
+    let (study, records) = load_study_dir(&a.dir)?;
+    let out = a
+        .out
+        .unwrap_or_else(|| Path::new(REPORTS_DIR).join(&study.name));
+    write_report(&study, &a.dir, &records, &out)?;
+    eprintln!("report: {}", out.join("index.html").display());
+    Ok(0)
+}
+
+fn cmd_compare(a: CompareArgs) -> Result<u8> {
+    let (sa, ra) = load_study_dir(&a.a)?;
+    let (sb, rb) = load_study_dir(&a.b)?;
+    let out = a.out.unwrap_or_else(|| {
+        Path::new(REPORTS_DIR).join(format!("compare-{}-{}", dir_name(&a.a), dir_name(&a.b)))
+    });
+    compare_report(&sa, &a.a, &ra, &sb, &a.b, &rb, &out)?;
+    eprintln!("report: {}", out.join("index.html").display());
+    Ok(0)
+}
+
+fn cmd_bench_report(a: BenchReportArgs) -> Result<u8> {
+    bench_report(&a.criterion_dir, a.baseline.as_deref(), &a.out)?;
+    eprintln!("report: {}", a.out.join("index.html").display());
+    Ok(0)
+}
+
+/// Writes a study report (wired to the report module).
+fn write_report(_study: &Study, _dir: &Path, _records: &[RunRecord], _out: &Path) -> Result<()> {
+    Err(anyhow!("reports are not available in this build yet"))
+}
+
+/// Writes a comparison report (wired to the report module).
+fn compare_report(
+    _sa: &Study,
+    _da: &Path,
+    _ra: &[RunRecord],
+    _sb: &Study,
+    _db: &Path,
+    _rb: &[RunRecord],
+    _out: &Path,
+) -> Result<()> {
+    Err(anyhow!(
+        "comparison reports are not available in this build yet"
+    ))
+}
+
+/// Writes a benchmark report (wired to the bench-report module).
+fn bench_report(_dir: &Path, _baseline: Option<&str>, _out: &Path) -> Result<()> {
+    Err(anyhow!("bench reports are not available in this build yet"))
+}

@@ -1,0 +1,175 @@
+//! Progress on stderr: an indicatif bar on a terminal (runs done/total, ETA, best test
+//! accuracy so far), one plain line per finished run otherwise (logs, CI, Slurm output files).
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use depthlab_runner::execute::ExecError;
+use depthlab_runner::record::{EpochPoint, RunOutcome, RunRecord};
+use depthlab_runner::sweep::{Observer, SweepStart};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// `1m05s`-style duration.
+pub fn duration(secs: f64) -> String {
+    let s = secs.max(0.0);
+    if s < 60.0 {
+        format!("{s:.1}s")
+    } else if s < 3600.0 {
+        format!("{}m{:02}s", (s / 60.0) as u64, (s % 60.0) as u64)
+    } else {
+        format!(
+            "{}h{:02}m",
+            (s / 3600.0) as u64,
+            ((s % 3600.0) / 60.0) as u64
+        )
+    }
+}
+
+/// The headline metric of a record: test accuracy, or test MSE for regression.
+fn metric(r: &RunRecord) -> String {
+    let diverged = if r.outcome == RunOutcome::Diverged {
+        " DIVERGED"
+    } else {
+        ""
+    };
+    match (r.test_accuracy, r.train_accuracy, r.test_mse, r.train_mse) {
+        (Some(te), Some(tr), _, _) => format!("test_acc {te:.3} train_acc {tr:.3}{diverged}"),
+        (_, _, Some(te), Some(tr)) => format!("test_mse {te:.4} train_mse {tr:.4}{diverged}"),
+        _ => format!("test_loss {:.4}{diverged}", r.test_loss),
+    }
+}
+
+/// One line summing up a finished run.
+pub fn record_line(r: &RunRecord) -> String {
+    format!(
+        "{} {} params {} epochs {}/{} {}",
+        r.id,
+        metric(r),
+        r.parameter_count,
+        r.epochs_run,
+        r.epochs,
+        duration(r.wall_seconds)
+    )
+}
+
+/// One line for one epoch of `depthlab train`.
+pub fn epoch_line(p: &EpochPoint, total: usize) -> String {
+    let mut s = format!(
+        "epoch {:>4}/{total} train_loss {:.4} test_loss {:.4}",
+        p.epoch, p.train_loss, p.test_loss
+    );
+    if let (Some(tr), Some(te)) = (p.train_accuracy, p.test_accuracy) {
+        s.push_str(&format!(" train_acc {tr:.3} test_acc {te:.3}"));
+    }
+    if let (Some(tr), Some(te)) = (p.train_mse, p.test_mse) {
+        s.push_str(&format!(" train_mse {tr:.4} test_mse {te:.4}"));
+    }
+    s
+}
+
+fn start_line(s: &SweepStart) -> String {
+    let mut line = format!(
+        "study {}: {} grid points, {} in this run, {} already recorded, {} to run on {} threads -> {}",
+        s.study,
+        s.grid,
+        s.shard_points,
+        s.already_done,
+        s.to_run,
+        s.threads,
+        s.dir.display()
+    );
+    if let Some(t) = &s.dropped {
+        line.push_str(&format!(
+            "\nnote: results.jsonl line {} was an interrupted write ({} bytes); it was cut off and that run will be redone",
+            t.line, t.bytes
+        ));
+    }
+    line
+}
+
+/// Plain progress: one line per finished run.
+#[derive(Debug, Default)]
+pub struct Lines {
+    done: AtomicUsize,
+    total: AtomicUsize,
+}
+
+impl Lines {
+    /// A fresh line printer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Observer for Lines {
+    fn begin(&self, s: &SweepStart) {
+        self.total.store(s.to_run, Ordering::Relaxed);
+        eprintln!("{}", start_line(s));
+    }
+
+    fn finished(&self, r: &RunRecord) {
+        let n = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let total = self.total.load(Ordering::Relaxed);
+        let width = total.to_string().len();
+        eprintln!("[{n:>width$}/{total}] {}", record_line(r));
+    }
+
+    fn failed(&self, id: &str, e: &ExecError) {
+        eprintln!("depthlab: run {id} failed: {e}");
+    }
+}
+
+/// A terminal progress bar.
+#[derive(Debug)]
+pub struct Bar {
+    bar: ProgressBar,
+    best: Mutex<Option<(f64, String)>>,
+}
+
+impl Bar {
+    /// A hidden bar, shown by `begin`.
+    pub fn new() -> Self {
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template(
+            "{bar:30.cyan/blue} {pos}/{len} runs  {elapsed_precise} ETA {eta}  {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        bar.set_style(style);
+        Bar {
+            bar,
+            best: Mutex::new(None),
+        }
+    }
+}
+
+impl Observer for Bar {
+    fn begin(&self, s: &SweepStart) {
+        self.bar.println(start_line(s));
+        self.bar.set_length(s.to_run as u64);
+        self.bar.enable_steady_tick(Duration::from_millis(500));
+    }
+
+    fn finished(&self, r: &RunRecord) {
+        if let Some(acc) = r.test_accuracy
+            && let Ok(mut best) = self.best.lock()
+            && best.as_ref().is_none_or(|(b, _)| acc > *b)
+        {
+            *best = Some((acc, r.id.clone()));
+            self.bar
+                .set_message(format!("best test acc {acc:.3} ({})", r.id));
+        }
+        self.bar.inc(1);
+    }
+
+    fn failed(&self, id: &str, e: &ExecError) {
+        self.bar.println(format!("depthlab: run {id} failed: {e}"));
+    }
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        self.bar.finish();
+    }
+}

@@ -1,0 +1,303 @@
+//! Running a study: check everything, then train the pending grid points in parallel on the
+//! rayon pool, appending each finished run to the results store as soon as it ends.
+//!
+//! Runs are pulled from a shared queue, most expensive first, so the long runs do not all
+//! land at the end; each run's GEMMs stay on its own worker thread (depthlab-gemm's
+//! `Parallelism::Auto` does not nest inside rayon workers). A run depends only on its grid
+//! point, so results do not depend on the thread count or the order runs finish in.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::data::{self, DataError};
+use crate::execute::{self, ExecError, ModelOut};
+use crate::meta::Meta;
+use crate::record::RunRecord;
+use crate::shard::Shard;
+use crate::store::{self, DroppedTail, ResultsWriter, StoreError, StudyDir};
+use crate::study::{GridPoint, Study};
+
+/// A sweep that could not start or could not store its results.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// A dataset of the study cannot be loaded as configured (bad user input).
+    #[error("dataset `{dataset}`: {source}")]
+    Data {
+        /// The dataset entry.
+        dataset: String,
+        /// The data module's error.
+        source: DataError,
+    },
+    /// The results directory cannot be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The thread pool could not be created.
+    #[error("cannot start {threads} threads: {message}")]
+    Threads {
+        /// Threads asked for.
+        threads: usize,
+        /// Why not.
+        message: String,
+    },
+}
+
+impl SweepError {
+    /// Whether the error is the user's input (exit code 2) rather than a failure.
+    pub fn is_user_error(&self) -> bool {
+        matches!(self, SweepError::Data { .. })
+    }
+}
+
+/// A validated plan for one `depthlab run`.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    /// The study.
+    pub study: Study,
+    /// Its results directory.
+    pub out: StudyDir,
+    /// Which grid points this process runs.
+    pub shard: Shard,
+    /// Pool size (`None`: rayon's default, `RAYON_NUM_THREADS` or the core count).
+    pub threads: Option<usize>,
+}
+
+/// What a sweep reports as it goes. Implementations must be cheap: they are called from the
+/// worker threads.
+pub trait Observer: Sync {
+    /// Before the first run: grid size, this shard's size, how many are already recorded,
+    /// pool size, and the interrupted line that was dropped, if any.
+    fn begin(&self, plan: &SweepStart);
+    /// A run finished and was stored.
+    fn finished(&self, record: &RunRecord);
+    /// A run failed; the sweep goes on with the others.
+    fn failed(&self, id: &str, error: &ExecError);
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Default)]
+pub struct Silent;
+
+impl Observer for Silent {
+    fn begin(&self, _: &SweepStart) {}
+    fn finished(&self, _: &RunRecord) {}
+    fn failed(&self, _: &str, _: &ExecError) {}
+}
+
+/// The state of a sweep as it starts.
+#[derive(Debug, Clone)]
+pub struct SweepStart {
+    /// Study name.
+    pub study: String,
+    /// Results directory.
+    pub dir: PathBuf,
+    /// Points in the whole grid.
+    pub grid: usize,
+    /// Points in this shard.
+    pub shard_points: usize,
+    /// Of those, already recorded (skipped).
+    pub already_done: usize,
+    /// Of those, to run now.
+    pub to_run: usize,
+    /// Threads in the pool.
+    pub threads: usize,
+    /// An interrupted last line found in `results.jsonl`, now cut off.
+    pub dropped: Option<DroppedTail>,
+}
+
+/// How a sweep ended.
+#[derive(Debug, Clone)]
+pub struct SweepSummary {
+    /// The state it started from.
+    pub start: SweepStart,
+    /// Runs finished now.
+    pub ran: usize,
+    /// Runs that failed: id and message.
+    pub failed: Vec<(String, String)>,
+    /// Every record in the directory at the end (earlier sessions included).
+    pub records: Vec<RunRecord>,
+}
+
+impl RunPlan {
+    /// The grid points of this plan's shard.
+    pub fn points(&self) -> Vec<GridPoint> {
+        self.study
+            .grid()
+            .into_iter()
+            .filter(|p| self.shard.contains(p.index))
+            .collect()
+    }
+
+    /// Checks everything that can be checked without writing: every dataset (with every
+    /// label-noise and training-set size the grid asks for) loads, and the existing results,
+    /// if any, are readable. Call before [`run`], so bad input changes nothing on disk.
+    ///
+    /// # Errors
+    /// [`SweepError::Data`] for data that cannot be loaded; [`SweepError::Store`] for
+    /// corrupt existing results.
+    pub fn check(&self) -> Result<(), SweepError> {
+        let mut seen = HashSet::new();
+        for p in self.study.grid() {
+            let ds = &self.study.datasets[p.dataset];
+            let key = (p.dataset, p.train.label_noise.to_bits(), p.train.train_size);
+            if seen.insert(key) {
+                let spec = execute::data_spec(ds, p.seed, &p.train);
+                data::load(&spec).map_err(|source| SweepError::Data {
+                    dataset: ds.name.clone(),
+                    source,
+                })?;
+            }
+        }
+        store::read_results(&self.out.results())?;
+        Ok(())
+    }
+}
+
+/// A cheap cost estimate (multiply-adds per epoch times epochs) used to start long runs first.
+fn cost(p: &GridPoint, n_features: usize) -> f64 {
+    let mut weights = 0usize;
+    let mut fan_in = n_features.max(1);
+    for _ in 0..p.depth {
+        weights += fan_in * p.width;
+        fan_in = p.width;
+    }
+    weights += fan_in * 10;
+    // Each step also pays a fixed per-layer overhead, which dominates small models.
+    (weights as f64 + 2_000.0 * (p.depth + 1) as f64) * p.train.epochs as f64
+}
+
+/// Runs the plan's pending grid points and stores each result. Call [`RunPlan::check`] first.
+///
+/// # Errors
+/// [`SweepError::Store`] when results cannot be written (the sweep stops at once, since
+/// nothing further could be kept); failed runs are listed in the summary instead.
+pub fn run(plan: &RunPlan, observer: &dyn Observer) -> Result<SweepSummary, SweepError> {
+    let pool = {
+        let mut b = rayon::ThreadPoolBuilder::new();
+        if let Some(t) = plan.threads {
+            b = b.num_threads(t);
+        }
+        b.build().map_err(|e| SweepError::Threads {
+            threads: plan.threads.unwrap_or(0),
+            message: e.to_string(),
+        })?
+    };
+    let threads = pool.current_num_threads();
+
+    let (writer, loaded) = ResultsWriter::open(&plan.out)?;
+    store::write_atomic(&plan.out.study(), plan.study.source.as_bytes())?;
+    let shard = (!plan.shard.is_all()).then(|| plan.shard.to_string());
+    let meta = Meta::collect(threads, shard).continuing(&plan.out.meta());
+    let meta_text = serde_json::to_vec_pretty(&meta).unwrap_or_default();
+    store::write_atomic(&plan.out.meta(), &meta_text)?;
+
+    let done: HashSet<&str> = loaded.records.iter().map(|r| r.id.as_str()).collect();
+    let points = plan.points();
+    let shard_points = points.len();
+    let mut pending: Vec<GridPoint> = points
+        .into_iter()
+        .filter(|p| !done.contains(p.id.as_str()))
+        .collect();
+    // Generated data has two inputs and digits 64; the estimate only needs the order right.
+    let features = |p: &GridPoint| {
+        if plan.study.datasets[p.dataset].name == "digits" {
+            64
+        } else {
+            2
+        }
+    };
+    pending.sort_by(|a, b| {
+        cost(b, features(b))
+            .total_cmp(&cost(a, features(a)))
+            .then(a.index.cmp(&b.index))
+    });
+
+    let start = SweepStart {
+        study: plan.study.name.clone(),
+        dir: plan.out.root().to_path_buf(),
+        grid: plan.study.grid().len(),
+        shard_points,
+        already_done: shard_points - pending.len(),
+        to_run: pending.len(),
+        threads,
+        dropped: loaded.dropped.clone(),
+    };
+    observer.begin(&start);
+
+    let writer = Mutex::new(writer);
+    let next = AtomicUsize::new(0);
+    let failed = Mutex::new(Vec::new());
+    let store_error: Mutex<Option<StoreError>> = Mutex::new(None);
+    let ran = AtomicUsize::new(0);
+    let models_root = plan.out.root().to_path_buf();
+    let save_models = plan.study.save_models;
+
+    pool.scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|_| {
+                loop {
+                    if store_error.lock().map_or(true, |e| e.is_some()) {
+                        return;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(point) = pending.get(i) else { return };
+                    let ds = &plan.study.datasets[point.dataset];
+                    let save = |d: &data::Dataset| {
+                        save_models.applies_to(d.n_features).then(|| {
+                            let rel = StudyDir::model_rel_path(&point.id);
+                            ModelOut {
+                                path: models_root.join(&rel),
+                                record_as: rel,
+                            }
+                        })
+                    };
+                    match execute::execute(&plan.study.name, point, ds, Some(&save), &mut |_| {}) {
+                        Ok(record) => {
+                            let stored = writer
+                                .lock()
+                                .map_err(|_| poisoned())
+                                .and_then(|mut w| w.append(&record));
+                            match stored {
+                                Ok(()) => {
+                                    ran.fetch_add(1, Ordering::Relaxed);
+                                    observer.finished(&record);
+                                }
+                                Err(e) => {
+                                    if let Ok(mut slot) = store_error.lock() {
+                                        slot.get_or_insert(e);
+                                    }
+                                    return;
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            observer.failed(&point.id, &e);
+                            if let Ok(mut f) = failed.lock() {
+                                f.push((point.id.clone(), e.to_string()));
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+
+    if let Some(e) = store_error.into_inner().ok().flatten() {
+        return Err(e.into());
+    }
+    let writer = writer.into_inner().map_err(|_| poisoned())?;
+    Ok(SweepSummary {
+        start,
+        ran: ran.into_inner(),
+        failed: failed.into_inner().unwrap_or_default(),
+        records: writer.records().to_vec(),
+    })
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Io {
+        path: PathBuf::from("<results writer>"),
+        source: std::io::Error::other("a worker thread panicked while writing results"),
+    }
+}
