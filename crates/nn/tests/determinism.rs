@@ -1,0 +1,105 @@
+//! Same seed, same weights, bit for bit, with 1 and with 2 threads.
+
+use depthlab_nn::{
+    Matrix, Mlp, MlpConfig, OptimizerConfig, Targets, TrainConfig, TrainData, train,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Random 64-feature data, 10 classes: big enough products that a parallel GEMM splits them.
+fn data() -> TrainData {
+    let mut rng = ChaCha8Rng::seed_from_u64(42);
+    let mut make = |n: usize| {
+        let x = Matrix::from_fn(n, 64, |_, _| rng.random::<f32>());
+        let labels = (0..n).map(|_| rng.random_range(0..10)).collect();
+        (
+            x,
+            Targets::Classes {
+                labels,
+                n_classes: 10,
+            },
+        )
+    };
+    let (x_train, y_train) = make(512);
+    let (x_test, y_test) = make(128);
+    TrainData {
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+    }
+}
+
+fn run(threads: usize, data: &TrainData) -> (Mlp, Vec<f64>) {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        let mut model = MlpConfig::new(64, vec![256, 256], 10).build(3).unwrap();
+        let cfg = TrainConfig {
+            epochs: 2,
+            batch_size: 128,
+            optimizer: OptimizerConfig::adam(1e-3),
+            seed: 9,
+            ..TrainConfig::default()
+        };
+        let report = train(&mut model, data, &cfg, &mut |_| {}).unwrap();
+        (model, report.history.iter().map(|s| s.train_loss).collect())
+    })
+}
+
+fn bits(model: &Mlp) -> Vec<u32> {
+    model
+        .layers()
+        .iter()
+        .flat_map(|l| {
+            l.weight()
+                .as_slice()
+                .iter()
+                .chain(l.bias().unwrap())
+                .map(|v| v.to_bits())
+        })
+        .collect()
+}
+
+#[test]
+fn training_is_bit_identical_across_runs_and_thread_counts() {
+    let data = data();
+    let (m1a, h1a) = run(1, &data);
+    let (m1b, h1b) = run(1, &data);
+    let (m2a, h2a) = run(2, &data);
+    let (m2b, h2b) = run(2, &data);
+    let reference = bits(&m1a);
+    assert_ne!(
+        reference,
+        bits(&MlpConfig::new(64, vec![256, 256], 10).build(3).unwrap())
+    );
+    for (name, m) in [
+        ("1 thread again", &m1b),
+        ("2 threads", &m2a),
+        ("2 threads again", &m2b),
+    ] {
+        assert!(
+            bits(m) == reference,
+            "{name}: weights differ from the 1-thread run"
+        );
+    }
+    assert_eq!(h1a, h1b);
+    assert_eq!(h1a, h2a);
+    assert_eq!(h1a, h2b);
+}
+
+#[test]
+fn same_seed_gives_same_initial_weights_and_different_seeds_differ() {
+    let cfg = MlpConfig::new(5, vec![7, 3], 2);
+    assert_eq!(cfg.build(1).unwrap(), cfg.build(1).unwrap());
+    assert_ne!(cfg.build(1).unwrap(), cfg.build(2).unwrap());
+    // f64 and f32 builds hold the same draws.
+    let (a, b) = (cfg.build(4).unwrap(), cfg.build_as::<f64>(4).unwrap());
+    for (la, lb) in a.layers().iter().zip(b.layers()) {
+        for (x, y) in la.weight().as_slice().iter().zip(lb.weight().as_slice()) {
+            assert_eq!(*x, *y as f32);
+        }
+    }
+}
