@@ -1,0 +1,248 @@
+//! Shapes: every m, n, k in 0..=20, the register-tile and cache-block edges of each ISA, thin
+//! products and k = 0, for f32 and f64 on every ISA path this CPU has.
+
+mod common;
+
+use common::{Layout, Operand, Real, SCALARS, Spec, around, assert_ok, blocks, rng, tile};
+use depthlab_gemm::{Isa, available_isas};
+use rand::Rng;
+
+/// Runs `f` for f32 and f64 on every available ISA.
+macro_rules! every_isa_and_type {
+    ($f:ident) => {
+        for isa in available_isas() {
+            $f::<f32>(isa);
+            $f::<f64>(isa);
+        }
+    };
+}
+
+fn all_small_shapes<T: Real>(isa: Isa) {
+    let mut rng = rng(0x5a11);
+    // Two full sweeps: row-major with β = 0 over a NaN-filled C, and column-major with β ≠ 0.
+    let sweeps = [(Layout::ROW, -2.5, 0.0), (Layout::COL, 1.0, -2.5)];
+    for (layout, alpha, beta) in sweeps {
+        for m in 0..=20 {
+            for k in 0..=20 {
+                for n in 0..=20 {
+                    let spec = Spec {
+                        alpha,
+                        beta,
+                        a: Operand::plain(layout),
+                        b: Operand::plain(layout),
+                        c: layout,
+                        ..Spec::dense(m, k, n)
+                    };
+                    assert_ok::<T>(isa, &spec, &mut rng);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_shape_up_to_20_on_every_axis() {
+    every_isa_and_type!(all_small_shapes);
+}
+
+fn sampled_small_shapes<T: Real>(isa: Isa) {
+    let mut rng = rng(0x5a12);
+    for _ in 0..600 {
+        let (m, k, n) = (
+            rng.random_range(0..=20),
+            rng.random_range(0..=20),
+            rng.random_range(0..=20),
+        );
+        let spec = Spec::random_layouts(m, k, n, &mut rng);
+        assert_ok::<T>(isa, &spec, &mut rng);
+    }
+}
+
+#[test]
+fn small_shapes_with_random_layouts_and_scalars() {
+    every_isa_and_type!(sampled_small_shapes);
+}
+
+fn layout_grid<T: Real>(isa: Isa) {
+    let mut rng = rng(0x5a13);
+    let (mr, nr) = tile(isa, std::mem::size_of::<T>());
+    let storages = [Layout::ROW, Layout::padded(false)];
+    let mut operands = Vec::new();
+    for s in storages {
+        operands.push(Operand::plain(s));
+        operands.push(Operand::transposed(s));
+    }
+    for (m, k, n) in [(7, 13, 5), (mr + 1, 9, nr + 1), (nr + 2, 21, mr - 1)] {
+        for &a in &operands {
+            for &b in &operands {
+                for c in Layout::all() {
+                    for alpha in SCALARS {
+                        for beta in SCALARS {
+                            let spec = Spec {
+                                m,
+                                k,
+                                n,
+                                alpha,
+                                beta,
+                                a,
+                                b,
+                                c,
+                            };
+                            assert_ok::<T>(isa, &spec, &mut rng);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn all_transposes_layouts_and_scalars() {
+    every_isa_and_type!(layout_grid);
+}
+
+fn register_tile_edges<T: Real>(isa: Isa) {
+    let mut rng = rng(0x5a14);
+    let (mr, nr) = tile(isa, std::mem::size_of::<T>());
+    // C's orientation decides which of m and n the kernel vectorises, so both axes get both.
+    let mut sizes: Vec<usize> = [mr, nr, 2 * mr, 2 * nr]
+        .iter()
+        .flat_map(|&x| around(x))
+        .collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    for &m in &sizes {
+        for &n in &sizes {
+            for k in [1, 5, 32] {
+                for c in [Layout::ROW, Layout::COL, Layout::padded(false)] {
+                    let spec = Spec {
+                        c,
+                        beta: SCALARS[(m + n) % 3],
+                        b: Operand::plain(Layout::COL),
+                        ..Spec::dense(m, k, n)
+                    };
+                    assert_ok::<T>(isa, &spec, &mut rng);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn register_tile_edges_mr_nr_plus_minus_one() {
+    every_isa_and_type!(register_tile_edges);
+}
+
+fn kc_edges<T: Real>(isa: Isa) {
+    let mut rng = rng(0x5a15);
+    let (mr, nr) = tile(isa, std::mem::size_of::<T>());
+    let (kc, _, _) = blocks(isa, std::mem::size_of::<T>());
+    let mut ks = around(kc);
+    ks.extend([2 * kc + 1, 3 * kc - 1]);
+    for k in ks {
+        for beta in SCALARS {
+            for c in [Layout::ROW, Layout::COL] {
+                // β ≠ 1 catches a kernel applying β again on the second k block.
+                let spec = Spec {
+                    beta,
+                    alpha: -2.5,
+                    c,
+                    a: Operand::transposed(Layout::ROW),
+                    ..Spec::dense(mr + 3, k, nr + 1)
+                };
+                assert_ok::<T>(isa, &spec, &mut rng);
+            }
+        }
+    }
+}
+
+#[test]
+fn cache_block_edges_kc_plus_minus_one() {
+    every_isa_and_type!(kc_edges);
+}
+
+fn mc_edges<T: Real>(isa: Isa) {
+    let mut rng = rng(0x5a16);
+    let (_, nr) = tile(isa, std::mem::size_of::<T>());
+    let (kc, mc, _) = blocks(isa, std::mem::size_of::<T>());
+    for big in around(mc).into_iter().chain([2 * mc + 1]) {
+        // Column-major C: m is the kernel's M. Row-major C: the driver swaps, so n is.
+        for (m, n, c) in [(big, nr + 1, Layout::COL), (nr + 1, big, Layout::ROW)] {
+            for k in [19, kc + 1] {
+                let spec = Spec {
+                    beta: 1.0,
+                    c,
+                    ..Spec::dense(m, k, n)
+                };
+                assert_ok::<T>(isa, &spec, &mut rng);
+            }
+        }
+    }
+}
+
+#[test]
+fn cache_block_edges_mc_plus_minus_one() {
+    every_isa_and_type!(mc_edges);
+}
+
+fn nc_edges<T: Real>(isa: Isa) {
+    let mut rng = rng(0x5a17);
+    let (_, _, nc) = blocks(isa, std::mem::size_of::<T>());
+    for big in around(nc) {
+        for (m, n, c) in [(3, big, Layout::COL), (big, 3, Layout::ROW)] {
+            let spec = Spec {
+                beta: -2.5,
+                c,
+                ..Spec::dense(m, 5, n)
+            };
+            assert_ok::<T>(isa, &spec, &mut rng);
+        }
+    }
+}
+
+#[test]
+fn cache_block_edges_nc_plus_minus_one() {
+    every_isa_and_type!(nc_edges);
+}
+
+fn thin<T: Real>(isa: Isa) {
+    let mut rng = rng(0x5a18);
+    let (kc, _, _) = blocks(isa, std::mem::size_of::<T>());
+    let long = [1, 2, 17, 100, 301, kc + 1];
+    for &x in &long {
+        for &y in &[1, 7, 64, 250] {
+            for (m, k, n) in [(1, x, y), (y, x, 1), (x, 1, y), (1, x, 1)] {
+                let mut spec = Spec::random_layouts(m, k, n, &mut rng);
+                spec.alpha = 1.0;
+                assert_ok::<T>(isa, &spec, &mut rng);
+            }
+        }
+    }
+}
+
+#[test]
+fn thin_shapes_vectors_and_outer_products() {
+    every_isa_and_type!(thin);
+}
+
+fn k_zero<T: Real>(isa: Isa) {
+    let mut rng = rng(0x5a19);
+    for (m, n) in [(1, 1), (5, 3), (40, 33)] {
+        for c in Layout::all() {
+            for beta in SCALARS {
+                let spec = Spec {
+                    beta,
+                    c,
+                    ..Spec::dense(m, 0, n)
+                };
+                assert_ok::<T>(isa, &spec, &mut rng);
+            }
+        }
+    }
+}
+
+#[test]
+fn k_zero_scales_c_by_beta_and_zeroes_nan_when_beta_is_zero() {
+    every_isa_and_type!(k_zero);
+}
