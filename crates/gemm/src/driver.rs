@@ -47,19 +47,39 @@ const B_IN_PLACE_MAX_PANELS: usize = 4;
 /// Below this many multiply-adds a second thread costs more in hand-off than it saves.
 const MIN_PARALLEL_MACS: usize = 96 * 96 * 96;
 
+thread_local! {
+    /// A policy that overrides `Parallelism::Auto` on this thread (see [`with_parallelism`]).
+    static AUTO_OVERRIDE: std::cell::Cell<Option<Parallelism>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with every `Parallelism::Auto` product on this thread treated as `par`.
+///
+/// A sweep that trains many models at once on rayon's pool wraps each model in
+/// `with_parallelism(Parallelism::Sequential, ..)`: the runs are the parallel loop, and their
+/// products should not fan out again. Nests, and restores the previous policy on exit (also
+/// on panic).
+pub fn with_parallelism<R>(par: Parallelism, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Parallelism>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            AUTO_OVERRIDE.with(|o| o.set(self.0));
+        }
+    }
+    let _restore = Restore(AUTO_OVERRIDE.with(|o| o.replace(Some(par))));
+    f()
+}
+
 /// How many threads a product of this size may use under `par`.
 fn thread_count(par: Parallelism, macs: usize) -> usize {
+    let par = match par {
+        Parallelism::Auto => AUTO_OVERRIDE.with(|o| o.get()).unwrap_or(Parallelism::Auto),
+        explicit => explicit,
+    };
     match par {
         Parallelism::Sequential => 1,
-        Parallelism::Auto => {
-            // Inside a rayon worker the caller is already the parallel loop (a sweep running
-            // many models): nesting would only add hand-off cost.
-            if macs < MIN_PARALLEL_MACS || rayon::current_thread_index().is_some() {
-                1
-            } else {
-                rayon::current_num_threads().max(1)
-            }
-        }
+        Parallelism::Auto if macs < MIN_PARALLEL_MACS => 1,
+        // rayon's current pool: the global one, or the one a caller `install`ed.
+        Parallelism::Auto => rayon::current_num_threads().max(1),
     }
 }
 
@@ -227,8 +247,11 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
     let (mr, nr) = (K::MR, K::NR);
     let blk = blocking(mr, nr, std::mem::size_of::<T>());
     // With more threads than A blocks, shrink MC so every thread gets one.
+    // With several threads, cut m into a multiple of `threads` blocks of equal height (each
+    // still at most MC) so no thread idles through the last round.
     let mc = if threads > 1 {
-        blk.mc.min(p.m.div_ceil(threads).div_ceil(mr) * mr).max(mr)
+        let blocks = p.m.div_ceil(blk.mc).div_ceil(threads) * threads;
+        p.m.div_ceil(blocks).div_ceil(mr).max(1) * mr
     } else {
         blk.mc
     };
@@ -259,8 +282,7 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
                     }
                 } else {
                     let b_pack: *mut T = b_scratch.get(nc.div_ceil(nr) * nr * kc);
-                    // SAFETY: the B block (pc.., jc..) is inside B; b_pack holds its panels.
-                    unsafe { pack_panels(nc, kc, nr, b_block, p.csb, p.rsb, b_pack) };
+                    pack_b_block(p, b_block, nc, kc, nr, b_pack, threads);
                     BSource {
                         ptr: b_pack.cast_const(),
                         packed: true,
@@ -302,6 +324,65 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
             }
         }
     });
+}
+
+/// Packs a kc × nc block of B into NR-wide panels, splitting the panels over `threads`.
+fn pack_b_block<T: Element>(
+    p: &Problem<T>,
+    b_block: *const T,
+    nc: usize,
+    kc: usize,
+    nr: usize,
+    b_pack: *mut T,
+    threads: usize,
+) {
+    let panels = nc.div_ceil(nr);
+    let parts = if threads > 1 && panels >= 2 * threads {
+        threads
+    } else {
+        1
+    };
+    let (src, dst) = (Shared(b_block), Shared(b_pack));
+    let pack_part = |part: usize| {
+        let (src, dst) = (src.get(), dst.get());
+        let (q0, q1) = (panels * part / parts, panels * (part + 1) / parts);
+        let cols = (q1 * nr).min(nc) - q0 * nr;
+        // SAFETY: panels q0..q1 of the block are inside B, and their slots in b_pack (which
+        // holds all `panels`) are written by this part alone.
+        unsafe {
+            pack_panels(
+                cols,
+                kc,
+                nr,
+                src.wrapping_offset((q0 * nr) as isize * p.csb),
+                p.csb,
+                p.rsb,
+                dst.add(q0 * nr * kc),
+            )
+        };
+    };
+    if parts > 1 {
+        use rayon::prelude::*;
+        (0..parts).into_par_iter().for_each(pack_part);
+    } else {
+        pack_part(0);
+    }
+}
+
+/// A pointer handed to the tasks of one parallel loop: B to read, the packed buffer to write.
+#[derive(Clone, Copy)]
+struct Shared<P>(P);
+// SAFETY: the tasks only read through the source pointer and write disjoint panel ranges
+// through the destination; both outlive the parallel loop.
+unsafe impl<P> Sync for Shared<P> {}
+// SAFETY: as above.
+unsafe impl<P> Send for Shared<P> {}
+
+impl<P: Copy> Shared<P> {
+    /// The pointer (a method, so closures capture the wrapper and not the bare field).
+    fn get(self) -> P {
+        self.0
+    }
 }
 
 /// Everything one (jc, pc) iteration shares among its tasks.

@@ -77,6 +77,9 @@ pub(crate) trait Simd {
     unsafe fn load_partial(p: *const Self::E, n: usize) -> Self::V;
     /// Store of the first `n < LANES` lanes; memory past them is never touched.
     unsafe fn store_partial(p: *mut Self::E, v: Self::V, n: usize);
+    /// Hints the cache to fetch the line holding `p` (no-op where there is no such hint).
+    #[inline(always)]
+    unsafe fn prefetch(_p: *const Self::E) {}
     /// `a·b + c`, fused.
     unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     /// `a·b`.
@@ -112,6 +115,16 @@ pub(crate) unsafe fn tile_body<S: Simd, const MV: usize, const NR: usize, const 
             }
         }
         let b_step = if PACKED_B { NR as isize } else { t.b_ks };
+        // C is touched only after the whole k loop; ask for its lines now so a tile whose C
+        // lives in L3 or memory does not stall on the update.
+        if t.rsc == 1 {
+            for j in 0..NR.min(t.n_eff) {
+                let cj = t.c.wrapping_offset(j as isize * t.csc);
+                for v in 0..MV {
+                    S::prefetch(cj.wrapping_add(v * S::LANES).cast_const());
+                }
+            }
+        }
         let mut a = t.a;
         let mut b = t.b;
         for _ in 0..t.kc {

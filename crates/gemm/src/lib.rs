@@ -38,7 +38,7 @@ mod pack;
 pub mod probe;
 mod view;
 
-pub use driver::last_isa_used;
+pub use driver::{last_isa_used, with_parallelism};
 pub use error::{GemmError, Operand};
 pub use kernel::{ISA_ENV, Isa, active_isa, available_isas};
 pub use view::{MatMut, MatRef};
@@ -74,9 +74,8 @@ impl Element for f64 {
 /// How many threads one product may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Parallelism {
-    /// Use rayon's pool when the product is big enough to gain, except when already running
-    /// inside a rayon worker (then the caller is the parallel loop, and nesting would only add
-    /// overhead).
+    /// Use rayon's current pool (the global one, or the one a caller `install`ed) when the
+    /// product is big enough to gain; [`with_parallelism`] can override this per thread.
     #[default]
     Auto,
     /// Stay on the calling thread.

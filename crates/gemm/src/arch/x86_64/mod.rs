@@ -44,6 +44,11 @@ macro_rules! x86_simd {
                 unsafe { $storep(p, v, n) }
             }
             #[inline(always)]
+            unsafe fn prefetch(p: *const $t) {
+                // SAFETY: a prefetch never faults, whatever the address.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>()) }
+            }
+            #[inline(always)]
             unsafe fn fma(a: $v, b: $v, c: $v) -> $v {
                 // SAFETY: only reached from functions compiled with this ISA's features.
                 unsafe { $fma(a, b, c) }
