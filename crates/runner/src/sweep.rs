@@ -2,8 +2,8 @@
 //! rayon pool, appending each finished run to the results store as soon as it ends.
 //!
 //! Runs are pulled from a shared queue, most expensive first, so the long runs do not all
-//! land at the end; each run's GEMMs stay on its own worker thread (depthlab-gemm's
-//! `Parallelism::Auto` does not nest inside rayon workers). A run depends only on its grid
+//! land at the end; each run's GEMMs stay on its own worker thread (wrapped in
+//! `depthlab_gemm::with_parallelism(Sequential, ..)`). A run depends only on its grid
 //! point, so results do not depend on the thread count or the order runs finish in.
 
 use std::collections::HashSet;
@@ -252,7 +252,12 @@ pub fn run(plan: &RunPlan, observer: &dyn Observer) -> Result<SweepSummary, Swee
                             }
                         })
                     };
-                    match execute::execute(&plan.study.name, point, ds, Some(&save), &mut |_| {}) {
+                    // The runs are the parallel loop: keep each run's products on its worker.
+                    let outcome = depthlab_gemm::with_parallelism(
+                        depthlab_gemm::Parallelism::Sequential,
+                        || execute::execute(&plan.study.name, point, ds, Some(&save), &mut |_| {}),
+                    );
+                    match outcome {
                         Ok(record) => {
                             let stored = writer
                                 .lock()
