@@ -154,10 +154,14 @@ impl<T: Float> Trainer<T> {
 
     fn check_model(&self, model: &Mlp<T>) -> Result<(), NnError> {
         let cfg = model.config();
-        if cfg.layer_dims() != self.dims
-            || cfg.bias != self.bias
-            || cfg.activation != self.activation
-        {
+        // Compared layer by layer rather than through `layer_dims()`, which would allocate.
+        let same_dims = model.layers().len() == self.dims.len()
+            && model
+                .layers()
+                .iter()
+                .zip(&self.dims)
+                .all(|(l, &(i, o))| l.in_features() == i && l.out_features() == o);
+        if !same_dims || cfg.bias != self.bias || cfg.activation != self.activation {
             return Err(NnError::Shape {
                 what: "model vs trainer architecture".into(),
                 expected: format!(

@@ -277,12 +277,16 @@ fn check_mlp(act: Activation, loss: Loss, bias: bool) {
                 0
             }
         );
-        for k in 0..db.len() {
+        for (k, &analytic) in db.iter().enumerate() {
             let (mut p, mut m) = (model.clone(), model.clone());
             p.layers_mut()[l].bias_mut().unwrap()[k] += H;
             m.layers_mut()[l].bias_mut().unwrap()[k] -= H;
             let numeric = (loss_of(&p) - loss_of(&m)) / (2.0 * H);
-            assert_close(&format!("{act} {loss} layer {l} db[{k}]"), db[k], numeric);
+            assert_close(
+                &format!("{act} {loss} layer {l} db[{k}]"),
+                analytic,
+                numeric,
+            );
         }
     }
 }
