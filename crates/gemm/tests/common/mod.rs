@@ -519,3 +519,86 @@ pub fn around(x: usize) -> Vec<usize> {
         .filter(|&v| v > 0)
         .collect()
 }
+
+/// [`check`] with explicit placements (any strides, zero included for A and B), bypassing
+/// [`Layout`]; `spec`'s layouts are ignored, its shape and scalars used.
+pub fn check_at<T: Real>(
+    isa: Isa,
+    spec: &Spec,
+    pa: Placement,
+    pb: Placement,
+    pc: Placement,
+    rng: &mut ChaCha8Rng,
+) -> Result<(), String> {
+    assert_eq!(
+        (pa.rows, pa.cols, pb.cols),
+        (spec.m, spec.k, spec.n),
+        "test bug"
+    );
+    let a = Buffer::<T>::random(pa, f64::NAN, rng);
+    let b = Buffer::<T>::random(pb, f64::NAN, rng);
+    let mut c = Buffer::<T>::random(pc, SENTINEL, rng);
+    if spec.beta == 0.0 {
+        for i in 0..spec.m {
+            for j in 0..spec.n {
+                let idx = pc.index(i, j);
+                c.data[idx] = T::from_f64(f64::NAN);
+            }
+        }
+    }
+    let (want, tol) = reference(spec, &a, &b, &c);
+    let before = c.data.clone();
+    let input = Operand::plain(Layout::ROW);
+    gemm_on(
+        isa,
+        Parallelism::Auto,
+        T::from_f64(spec.alpha),
+        view(&a, input),
+        view(&b, input),
+        T::from_f64(spec.beta),
+        view_mut(&mut c),
+    )
+    .map_err(|e| {
+        format!(
+            "{isa} {}: gemm_on returned {e}; {pa:?} {pb:?} {pc:?}",
+            T::NAME
+        )
+    })?;
+    if spec.m > 0 && spec.n > 0 && spec.k > 0 && last_isa_used() != Some(isa) {
+        return Err(format!(
+            "forced {isa} but last_isa_used() = {:?}",
+            last_isa_used()
+        ));
+    }
+    judge(
+        &format!("{isa} A {pa:?} B {pb:?} C {pc:?}"),
+        spec,
+        &c,
+        &before,
+        &want,
+        &tol,
+    )
+}
+
+/// The buffer length a placement with these strides needs from its offset (inclusive span).
+pub fn placed(
+    offset: usize,
+    rows: usize,
+    cols: usize,
+    rs: isize,
+    cs: isize,
+    tail: usize,
+) -> Placement {
+    let reach = |n: usize, s: isize| if n == 0 { 0 } else { (n as isize - 1) * s };
+    let hi = offset as isize + reach(rows, rs).max(0) + reach(cols, cs).max(0);
+    let lo = offset as isize + reach(rows, rs).min(0) + reach(cols, cs).min(0);
+    assert!(lo >= 0, "test bug: placement reaches below 0");
+    Placement {
+        offset,
+        len: hi as usize + 1 + tail,
+        rows,
+        cols,
+        rs,
+        cs,
+    }
+}
