@@ -499,6 +499,26 @@ impl<T: Element> BlockJob<T> {
     }
 }
 
+/// Runs the loops with the ISA's one-register-tall kernel when m fits in it, else the wide one.
+/// The choice depends on the shape alone, so it never changes results across thread counts.
+///
+/// # Safety
+/// As [`gemm_loops`] for both kernels.
+#[cfg(target_arch = "x86_64")]
+unsafe fn gemm_pair<T: Element, Wide: MicroKernel<T>, Narrow: MicroKernel<T>>(
+    p: &Problem<T>,
+    threads: usize,
+) {
+    // SAFETY: forwarded contract.
+    unsafe {
+        if p.m <= Narrow::MR {
+            gemm_loops::<T, Narrow>(p, threads)
+        } else {
+            gemm_loops::<T, Wide>(p, threads)
+        }
+    }
+}
+
 macro_rules! dispatch {
     ($t:ty) => {
         impl crate::kernel::Sealed for $t {
@@ -513,16 +533,16 @@ macro_rules! dispatch {
                     Isa::Avx2 => {
                         // SAFETY: forwarded contract; the caller checked AVX2+FMA is supported.
                         unsafe {
-                            gemm_loops::<$t, crate::arch::x86_64::avx2::Avx2Kernel<$t>>(p, threads)
+                            use crate::arch::x86_64::avx2::{Avx2Kernel, Avx2Narrow};
+                            gemm_pair::<$t, Avx2Kernel<$t>, Avx2Narrow<$t>>(p, threads)
                         }
                     }
                     #[cfg(target_arch = "x86_64")]
                     Isa::Avx512 => {
                         // SAFETY: forwarded contract; the caller checked AVX-512F is supported.
                         unsafe {
-                            gemm_loops::<$t, crate::arch::x86_64::avx512::Avx512Kernel<$t>>(
-                                p, threads,
-                            )
+                            use crate::arch::x86_64::avx512::{Avx512Kernel, Avx512Narrow};
+                            gemm_pair::<$t, Avx512Kernel<$t>, Avx512Narrow<$t>>(p, threads)
                         }
                     }
                     #[cfg(not(target_arch = "x86_64"))]

@@ -7,14 +7,25 @@
 use crate::Element;
 use crate::error::GemmError;
 
-/// The lowest and highest slice index touched by a `rows × cols` layout.
-fn index_range(offset: usize, rows: usize, cols: usize, rs: isize, cs: isize) -> (i128, i128) {
+/// The lowest and highest slice index touched by a `rows × cols` layout (non-empty), or `None`
+/// when the reach does not even fit in 128 bits (then it is certainly out of bounds).
+fn index_range(
+    offset: usize,
+    rows: usize,
+    cols: usize,
+    rs: isize,
+    cs: isize,
+) -> Option<(i128, i128)> {
     let base = offset as i128;
-    let last_r = (rows as i128 - 1) * rs as i128;
-    let last_c = (cols as i128 - 1) * cs as i128;
-    let lo = base + last_r.min(0) + last_c.min(0);
-    let hi = base + last_r.max(0) + last_c.max(0);
-    (lo, hi)
+    let last_r = (rows as i128 - 1).checked_mul(rs as i128)?;
+    let last_c = (cols as i128 - 1).checked_mul(cs as i128)?;
+    let lo = base
+        .checked_add(last_r.min(0))?
+        .checked_add(last_c.min(0))?;
+    let hi = base
+        .checked_add(last_r.max(0))?
+        .checked_add(last_c.max(0))?;
+    Some((lo, hi))
 }
 
 fn check_bounds(
@@ -29,7 +40,8 @@ fn check_bounds(
     if rows == 0 || cols == 0 {
         return Ok(());
     }
-    let (lowest, highest) = index_range(offset, rows, cols, rs, cs);
+    let (lowest, highest) =
+        index_range(offset, rows, cols, rs, cs).unwrap_or((i128::MIN, i128::MAX));
     if lowest < 0 || highest >= len as i128 {
         return Err(GemmError::OutOfBounds {
             what: what.to_string(),
@@ -50,7 +62,7 @@ fn check_bounds(
 /// which the larger stride steps over the whole extent of the smaller one (all dense, padded,
 /// transposed and reversed layouts), and rejects interleaved exotic ones.
 fn is_non_aliasing(rows: usize, cols: usize, rs: isize, cs: isize) -> bool {
-    if rows <= 1 && cols <= 1 {
+    if rows == 0 || cols == 0 || (rows == 1 && cols == 1) {
         return true;
     }
     if rows <= 1 {

@@ -83,3 +83,5 @@ unsafe fn store_partial_pd(p: *mut f64, v: __m256d, n: usize) {
 }
 
 super::super::isa_kernels!(Avx2Kernel, Isa::Avx2, #[target_feature(enable = "avx2,fma")], f32 => F32x8, 2 x 6; f64 => F64x4, 2 x 6);
+// One register tall, for products whose m fits in it.
+super::super::isa_kernels!(Avx2Narrow, Isa::Avx2, #[target_feature(enable = "avx2,fma")], f32 => F32x8, 1 x 12; f64 => F64x4, 1 x 12);

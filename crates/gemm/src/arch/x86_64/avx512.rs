@@ -70,3 +70,6 @@ unsafe fn store_partial_pd(p: *mut f64, v: __m512d, n: usize) {
 }
 
 super::super::isa_kernels!(Avx512Kernel, Isa::Avx512, #[target_feature(enable = "avx512f,fma")], f32 => F32x16, 2 x 12; f64 => F64x8, 2 x 12);
+// One register tall: for products whose m fits in it (an MLP's output layer, tiny squares),
+// where the two-register tile would multiply mostly padding.
+super::super::isa_kernels!(Avx512Narrow, Isa::Avx512, #[target_feature(enable = "avx512f,fma")], f32 => F32x16, 1 x 24; f64 => F64x8, 1 x 24);
