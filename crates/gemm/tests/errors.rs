@@ -1,0 +1,283 @@
+//! The safe API's errors: bad shapes, views reaching outside their slice, aliasing outputs and
+//! unknown ISAs come back as typed errors naming the offending values, never as a panic.
+
+mod common;
+
+use depthlab_gemm::{GemmError, Isa, MatMut, MatRef, Parallelism, available_isas, gemm, gemm_on};
+use rand::Rng;
+
+#[test]
+fn shape_mismatch_names_all_three_shapes_and_leaves_c_alone() {
+    let a = [1.0f32; 6];
+    let b = [1.0f32; 20];
+    let mut c = [7.0f32; 10];
+    // Inner dimensions disagree: A 2x3, B 4x5.
+    let err = gemm(
+        1.0,
+        MatRef::row_major(&a, 2, 3).unwrap(),
+        MatRef::row_major(&b, 4, 5).unwrap(),
+        0.0,
+        MatMut::row_major(&mut c, 2, 5).unwrap(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        GemmError::ShapeMismatch {
+            a: (2, 3),
+            b: (4, 5),
+            c: (2, 5)
+        }
+    );
+    let msg = err.to_string();
+    for shape in ["2x3", "4x5", "2x5"] {
+        assert!(msg.contains(shape), "{msg:?} does not name {shape}");
+    }
+    assert_eq!(c, [7.0; 10], "C written despite the error");
+
+    // Output shape disagrees: A·B is 2x5 but C is 5x2.
+    let b = [1.0f32; 15];
+    let err = gemm(
+        1.0,
+        MatRef::row_major(&a, 2, 3).unwrap(),
+        MatRef::row_major(&b, 3, 5).unwrap(),
+        0.0,
+        MatMut::row_major(&mut c, 5, 2).unwrap(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, GemmError::ShapeMismatch { c: (5, 2), .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("5x2"), "{err}");
+    assert_eq!(c, [7.0; 10]);
+}
+
+#[test]
+fn shape_mismatch_on_every_isa_too() {
+    let a = [0.0f64; 4];
+    let mut c = [0.0f64; 4];
+    for isa in available_isas() {
+        let err = gemm_on(
+            isa,
+            Parallelism::Sequential,
+            1.0,
+            MatRef::row_major(&a, 2, 2).unwrap(),
+            MatRef::row_major(&a, 4, 1).unwrap(),
+            1.0,
+            MatMut::row_major(&mut c, 2, 2).unwrap(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, GemmError::ShapeMismatch { .. }), "{err:?}");
+    }
+}
+
+#[test]
+fn out_of_bounds_views_are_errors_naming_the_reach() {
+    let data = [0.0f32; 8];
+    // Needs 9 elements.
+    let err = MatRef::row_major(&data, 3, 3).unwrap_err();
+    match &err {
+        GemmError::OutOfBounds {
+            rows: 3,
+            cols: 3,
+            highest: 8,
+            len: 8,
+            ..
+        } => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains('8'), "{err}");
+    // Negative stride from offset 0 reaches below the slice.
+    let err = MatRef::new(&data, 2, 2, -2, 1).unwrap_err();
+    assert!(
+        matches!(err, GemmError::OutOfBounds { lowest: -2, .. }),
+        "{err:?}"
+    );
+    // The same layout is fine from an offset that makes room.
+    assert!(MatRef::from_parts(&data, 2, 2, 2, -2, 1).is_ok());
+    // Offset past the end.
+    assert!(matches!(
+        MatRef::from_parts(&data, 8, 1, 1, 1, 1),
+        Err(GemmError::OutOfBounds { .. })
+    ));
+    let mut out = [0.0f32; 8];
+    assert!(matches!(
+        MatMut::col_major(&mut out, 3, 3),
+        Err(GemmError::OutOfBounds { .. })
+    ));
+    assert!(matches!(
+        MatMut::from_parts(&mut out, 0, 2, 4, 1, -2),
+        Err(GemmError::OutOfBounds { .. })
+    ));
+    // Empty views need no storage at all.
+    assert!(MatRef::<f32>::new(&[], 0, 5, 5, 1).is_ok());
+    assert!(MatRef::<f32>::new(&[], 5, 0, 1, 1).is_ok());
+}
+
+#[test]
+fn aliasing_outputs_are_rejected_and_named() {
+    let mut c = [0.0f64; 16];
+    // Row stride 0 on a 2-row output: both rows are the same memory.
+    let err = MatMut::new(&mut c, 2, 3, 0, 1).unwrap_err();
+    assert_eq!(
+        err,
+        GemmError::AliasingOutput {
+            what: "matrix view".into(),
+            rows: 2,
+            cols: 3,
+            row_stride: 0,
+            col_stride: 1
+        }
+    );
+    assert!(err.to_string().contains("(0, 1)"), "{err}");
+    // Interleaved: (0, 2) and (1, 0) share slot 2.
+    assert!(matches!(
+        MatMut::new(&mut c, 2, 3, 2, 1),
+        Err(GemmError::AliasingOutput { .. })
+    ));
+    // Equal strides on a 2x2.
+    assert!(matches!(
+        MatMut::new(&mut c, 2, 2, 3, 3),
+        Err(GemmError::AliasingOutput { .. })
+    ));
+    // Column stride 0 on a single row.
+    assert!(matches!(
+        MatMut::new(&mut c, 1, 4, 1, 0),
+        Err(GemmError::AliasingOutput { .. })
+    ));
+    // While zero strides are fine on inputs, and exact tilings are fine on outputs.
+    assert!(MatRef::new(&c, 2, 3, 0, 1).is_ok());
+    assert!(MatMut::new(&mut c, 2, 3, 1, 2).is_ok());
+    assert!(MatMut::new(&mut c, 2, 2, -1, 2).is_err()); // reaches below 0
+    assert!(MatMut::from_parts(&mut c, 1, 2, 2, -1, 2).is_ok());
+}
+
+#[test]
+fn empty_outputs_are_valid_views() {
+    // An m×0 or 0×n output has no elements, so nothing can alias: the dense constructors must
+    // accept it (shapes like 5×0 come straight out of 0..=20 loops and empty batches).
+    let mut none: [f32; 0] = [];
+    let rows_only = MatMut::row_major(&mut none, 5, 0);
+    assert!(rows_only.is_ok(), "row_major 5x0: {rows_only:?}");
+    let cols_only = MatMut::col_major(&mut none, 0, 5);
+    assert!(cols_only.is_ok(), "col_major 0x5: {cols_only:?}");
+    // And a product into it succeeds and does nothing.
+    let a = [1.0f32; 10];
+    let no_b: [f32; 0] = [];
+    let r = gemm(
+        1.0,
+        MatRef::row_major(&a, 5, 2).unwrap(),
+        MatRef::row_major(&no_b, 2, 0).unwrap(),
+        0.0,
+        MatMut::new(&mut none, 5, 0, 1, 1).unwrap(),
+    );
+    assert!(r.is_ok(), "{r:?}");
+}
+
+#[test]
+fn unknown_isa_names_are_errors_naming_the_value() {
+    for bad in ["neon9", "AVX-512", "sse"] {
+        let err = bad.parse::<Isa>().unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, GemmError::UnsupportedIsa { .. }), "{err:?}");
+        assert!(msg.contains(bad), "{msg:?} does not name {bad:?}");
+        assert!(
+            msg.contains("scalar"),
+            "{msg:?} does not list the valid values"
+        );
+    }
+    assert_eq!("avx512".parse::<Isa>().unwrap(), Isa::Avx512);
+    assert_eq!("Scalar".parse::<Isa>().unwrap(), Isa::Scalar);
+}
+
+#[test]
+fn forcing_an_isa_this_cpu_lacks_is_an_error_not_a_crash() {
+    let a = [1.0f32; 4];
+    let mut c = [f32::NAN; 4];
+    let missing: Vec<Isa> = [Isa::Avx512, Isa::Avx2]
+        .into_iter()
+        .filter(|i| !i.is_supported())
+        .collect();
+    for isa in &missing {
+        let err = gemm_on(
+            *isa,
+            Parallelism::Auto,
+            1.0,
+            MatRef::row_major(&a, 2, 2).unwrap(),
+            MatRef::row_major(&a, 2, 2).unwrap(),
+            0.0,
+            MatMut::row_major(&mut c, 2, 2).unwrap(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains(isa.name()), "{err}");
+    }
+    // Whatever the CPU, the reported list matches the per-ISA answer and always has scalar.
+    for isa in [Isa::Avx512, Isa::Avx2, Isa::Scalar] {
+        assert_eq!(available_isas().contains(&isa), isa.is_supported());
+    }
+    assert!(available_isas().contains(&Isa::Scalar));
+}
+
+/// Builds views from arbitrary (often absurd) numbers; returns whether each constructor
+/// answered without panicking.
+fn try_views(len: usize, offset: usize, rows: usize, cols: usize, rs: isize, cs: isize) -> bool {
+    let data = vec![0.0f32; len];
+    let mut out = vec![0.0f32; len];
+    let built = std::panic::catch_unwind(move || {
+        let _ = MatRef::from_parts(&data, offset, rows, cols, rs, cs);
+        let _ = MatMut::from_parts(&mut out, offset, rows, cols, rs, cs);
+    });
+    built.is_ok()
+}
+
+#[test]
+fn extreme_shapes_and_strides_never_panic() {
+    // One case per corner of the arithmetic: the sum of two maximal reaches overflows i128.
+    let extremes = [
+        usize::MAX,
+        usize::MAX / 2,
+        isize::MAX as usize,
+        1 << 40,
+        3,
+        1,
+        0,
+    ];
+    let strides = [
+        isize::MIN,
+        isize::MIN + 1,
+        isize::MAX,
+        -(1 << 40),
+        -1,
+        0,
+        1,
+        1 << 40,
+    ];
+    let mut panics = Vec::new();
+    for &rows in &extremes {
+        for &cols in &extremes {
+            for &rs in &strides {
+                for &cs in &strides {
+                    for offset in [0, 3, usize::MAX] {
+                        // A few witnesses are enough (each panic prints a message).
+                        if panics.len() < 3 && !try_views(4, offset, rows, cols, rs, cs) {
+                            panics.push((offset, rows, cols, rs, cs));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut rng = common::rng(0xe770);
+    for _ in 0..20_000 {
+        let rows = extremes[rng.random_range(0..extremes.len())];
+        let cols = extremes[rng.random_range(0..extremes.len())];
+        let (rs, cs) = (rng.random::<i64>() as isize, rng.random::<i64>() as isize);
+        if panics.len() < 3 && !try_views(4, rng.random_range(0..6), rows, cols, rs, cs) {
+            panics.push((0, rows, cols, rs, cs));
+        }
+    }
+    assert!(
+        panics.is_empty(),
+        "view constructions panicked at (offset, rows, cols, rs, cs) = {panics:?}"
+    );
+}
