@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{Layout, Operand, Real, SCALARS, Spec, around, assert_ok, blocks, rng, tile};
+use common::{
+    Layout, Operand, Real, SCALARS, Spec, around, assert_ok, blocks, blocks_for, rng, tile, tiles,
+};
 use depthlab_gemm::{Isa, available_isas};
 use rand::Rng;
 
@@ -104,11 +106,12 @@ fn all_transposes_layouts_and_scalars() {
 
 fn register_tile_edges<T: Real>(isa: Isa) {
     let mut rng = rng(0x5a14);
-    let (mr, nr) = tile(isa, std::mem::size_of::<T>());
-    // C's orientation decides which of m and n the kernel vectorises, so both axes get both.
-    let mut sizes: Vec<usize> = [mr, nr, 2 * mr, 2 * nr]
+    // C's orientation decides which of m and n the kernel vectorises, so both axes get both,
+    // for every kernel of the ISA (the narrow one runs when the oriented m fits a register).
+    let mut sizes: Vec<usize> = tiles(isa, std::mem::size_of::<T>())
         .iter()
-        .flat_map(|&x| around(x))
+        .flat_map(|&(mr, nr)| [mr, nr, 2 * mr, 2 * nr])
+        .flat_map(around)
         .collect();
     sizes.sort_unstable();
     sizes.dedup();
@@ -134,24 +137,44 @@ fn register_tile_edges_mr_nr_plus_minus_one() {
     every_isa_and_type!(register_tile_edges);
 }
 
+/// For each kernel of `isa`: its tile, its cache blocks, and an oriented m that selects it.
+fn kernels<T: Real>(isa: Isa) -> Vec<((usize, usize), (usize, usize, usize), usize)> {
+    let elem = std::mem::size_of::<T>();
+    let all = tiles(isa, elem);
+    // The narrowest kernel's MR is the largest m it takes; the wide kernel needs more.
+    let narrow_mr = all.iter().map(|t| t.0).min().unwrap_or(1);
+    all.iter()
+        .enumerate()
+        .map(|(i, &(mr, nr))| {
+            let m = if i == 0 && all.len() > 1 {
+                narrow_mr + 3
+            } else {
+                mr.min(narrow_mr) - 1
+            };
+            ((mr, nr), blocks_for(mr, nr, elem), m.max(1))
+        })
+        .collect()
+}
+
 fn kc_edges<T: Real>(isa: Isa) {
     let mut rng = rng(0x5a15);
-    let (mr, nr) = tile(isa, std::mem::size_of::<T>());
-    let (kc, _, _) = blocks(isa, std::mem::size_of::<T>());
-    let mut ks = around(kc);
-    ks.extend([2 * kc + 1, 3 * kc - 1]);
-    for k in ks {
-        for beta in SCALARS {
-            for c in [Layout::ROW, Layout::COL] {
-                // β ≠ 1 catches a kernel applying β again on the second k block.
-                let spec = Spec {
-                    beta,
-                    alpha: -2.5,
-                    c,
-                    a: Operand::transposed(Layout::ROW),
-                    ..Spec::dense(mr + 3, k, nr + 1)
-                };
-                assert_ok::<T>(isa, &spec, &mut rng);
+    for ((_, nr), (kc, _, _), m) in kernels::<T>(isa) {
+        let mut ks = around(kc);
+        ks.extend([2 * kc + 1, 3 * kc - 1]);
+        for k in ks {
+            for beta in SCALARS {
+                // Column-major C keeps m as the kernel's M; row-major swaps m and n.
+                for (m, n, c) in [(m, nr + 1, Layout::COL), (nr + 1, m, Layout::ROW)] {
+                    // β ≠ 1 catches a kernel applying β again on the second k block.
+                    let spec = Spec {
+                        beta,
+                        alpha: -2.5,
+                        c,
+                        a: Operand::transposed(Layout::ROW),
+                        ..Spec::dense(m, k, n)
+                    };
+                    assert_ok::<T>(isa, &spec, &mut rng);
+                }
             }
         }
     }
@@ -164,6 +187,7 @@ fn cache_block_edges_kc_plus_minus_one() {
 
 fn mc_edges<T: Real>(isa: Isa) {
     let mut rng = rng(0x5a16);
+    // Only the wide kernel ever sees an m past one register, so only it has MC edges.
     let (_, nr) = tile(isa, std::mem::size_of::<T>());
     let (kc, mc, _) = blocks(isa, std::mem::size_of::<T>());
     for big in around(mc).into_iter().chain([2 * mc + 1]) {
@@ -188,15 +212,16 @@ fn cache_block_edges_mc_plus_minus_one() {
 
 fn nc_edges<T: Real>(isa: Isa) {
     let mut rng = rng(0x5a17);
-    let (_, _, nc) = blocks(isa, std::mem::size_of::<T>());
-    for big in around(nc) {
-        for (m, n, c) in [(3, big, Layout::COL), (big, 3, Layout::ROW)] {
-            let spec = Spec {
-                beta: -2.5,
-                c,
-                ..Spec::dense(m, 5, n)
-            };
-            assert_ok::<T>(isa, &spec, &mut rng);
+    for (_, (_, _, nc), m) in kernels::<T>(isa) {
+        for big in around(nc) {
+            for (m, n, c) in [(m, big, Layout::COL), (big, m, Layout::ROW)] {
+                let spec = Spec {
+                    beta: -2.5,
+                    c,
+                    ..Spec::dense(m, 5, n)
+                };
+                assert_ok::<T>(isa, &spec, &mut rng);
+            }
         }
     }
 }

@@ -461,14 +461,21 @@ pub fn assert_ok<T: Real>(isa: Isa, spec: &Spec, rng: &mut ChaCha8Rng) {
     }
 }
 
-/// The register tile (MR, NR) of `isa` for elements of `elem` bytes, as in src/arch/.
+/// The register tile (MR, NR) of `isa`'s main ("wide") kernel for elements of `elem` bytes.
 pub fn tile(isa: Isa, elem: usize) -> (usize, usize) {
-    match (isa, elem) {
-        (Isa::Avx512, 4) => (32, 12),
-        (Isa::Avx512, _) => (16, 12),
-        (Isa::Avx2, 4) => (16, 6),
-        (Isa::Avx2, _) => (8, 6),
-        (Isa::Scalar, _) => (4, 4),
+    tiles(isa, elem)[0]
+}
+
+/// Every microkernel tile (MR, NR) `isa` may run for `elem`-byte elements, as declared in
+/// src/arch/: the wide kernel first, then (SIMD ISAs) the one-register-tall kernel the driver
+/// picks when the oriented m fits in one register. Keep in step with src/arch/.
+pub fn tiles(isa: Isa, elem: usize) -> Vec<(usize, usize)> {
+    // Lanes of one 512-bit and one 256-bit register.
+    let (zmm, ymm) = (64 / elem, 32 / elem);
+    match isa {
+        Isa::Avx512 => vec![(2 * zmm, 12), (zmm, 24)],
+        Isa::Avx2 => vec![(2 * ymm, 6), (ymm, 12)],
+        Isa::Scalar => vec![(4, 4)],
     }
 }
 
@@ -505,6 +512,11 @@ fn cache_sizes() -> (usize, usize, usize) {
 /// from the same rule (driver.rs `blocking`) so the tests sit exactly on the block edges.
 pub fn blocks(isa: Isa, elem: usize) -> (usize, usize, usize) {
     let (mr, nr) = tile(isa, elem);
+    blocks_for(mr, nr, elem)
+}
+
+/// The cache blocks (KC, MC, NC) for an `mr × nr` kernel on `elem`-byte elements.
+pub fn blocks_for(mr: usize, nr: usize, elem: usize) -> (usize, usize, usize) {
     let (l1, l2, l3) = cache_sizes();
     let kc = ((l1 / 2) / (nr * elem)).clamp(64, 1024) / 8 * 8;
     let mc = ((l2 / 2) / (kc * elem)).clamp(mr, 4096) / mr * mr;
