@@ -92,6 +92,9 @@ pub(crate) trait Simd {
     fn is_zero(x: Self::E) -> bool;
 }
 
+/// Below this depth a tile is over before a prefetch of C could help, and the hints only cost.
+const PREFETCH_MIN_KC: usize = 64;
+
 /// The tile body, written once for every SIMD ISA: `MV` registers down, `NR` broadcasts across.
 ///
 /// # Safety
@@ -117,7 +120,7 @@ pub(crate) unsafe fn tile_body<S: Simd, const MV: usize, const NR: usize, const 
         let b_step = if PACKED_B { NR as isize } else { t.b_ks };
         // C is touched only after the whole k loop; ask for its lines now so a tile whose C
         // lives in L3 or memory does not stall on the update.
-        if t.rsc == 1 {
+        if t.rsc == 1 && t.kc >= PREFETCH_MIN_KC {
             for j in 0..NR.min(t.n_eff) {
                 let cj = t.c.wrapping_offset(j as isize * t.csc);
                 for v in 0..MV {
