@@ -288,7 +288,14 @@ impl Study {
         let cx = Cx { source, origin };
         let raw: RawStudy = toml::from_str(source).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
-            cx.err(span, e.message().to_string())
+            // The parser's messages do not always quote the offending text ("duplicate key").
+            let message = e.message().trim().to_string();
+            let snippet = snippet(source, span.clone());
+            if snippet.is_empty() || message.contains(&snippet) {
+                cx.err(span, message)
+            } else {
+                cx.err(span, format!("{message} at `{snippet}`"))
+            }
         })?;
         raw.validate(&cx)
     }
@@ -435,6 +442,16 @@ impl Cx<'_> {
             message: message.split_whitespace().collect::<Vec<_>>().join(" "),
         }
     }
+}
+
+/// The source text a span covers, cut to its first line and at most 40 characters.
+fn snippet(source: &str, span: Range<usize>) -> String {
+    let start = span.start.min(source.len());
+    let end = span.end.clamp(start, source.len());
+    let text = source.get(start..end).filter(|t| !t.trim().is_empty());
+    let text = text.or_else(|| source.get(start..)).unwrap_or("");
+    let line = text.lines().next().unwrap_or("").trim();
+    line.chars().take(40).collect()
 }
 
 /// 1-based line and character column of a byte offset.

@@ -1,0 +1,262 @@
+//! The `depthlab` binary: one-line errors naming the bad value and its source, exit code 2 for
+//! bad input, nothing under `runs/` touched, and `--help` with an example for every command.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn depthlab(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_depthlab"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .output()
+        .expect("the depthlab binary runs")
+}
+
+/// Asserts exit code 2 and a single stderr line containing every needle.
+fn assert_bad_input(out: &Output, needles: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected, got: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "`{n}` missing from: {err}");
+    }
+}
+
+const STUDY: &str = r#"name = "cli"
+datasets = ["xor"]
+[axes]
+depths = [1]
+widths = [4]
+activations = ["relu"]
+[train]
+epochs = 2
+"#;
+
+fn write_study(dir: &Path, text: &str) {
+    fs::write(dir.join("s.toml"), text).unwrap();
+}
+
+#[test]
+fn unknown_flag_is_one_line_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = depthlab(tmp.path(), &["run", "--bogus"]);
+    assert_bad_input(&out, &["--bogus"]);
+}
+
+#[test]
+fn study_errors_name_value_and_position_and_create_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        ("[\"xor\"]", "[\"xorr\"]", vec!["s.toml:2:13", "xorr"]),
+        (
+            "widths = [4]",
+            "widths = [0]",
+            vec!["s.toml:5:11", "width 0"],
+        ),
+        ("widths = [4]", "widths = [-2]", vec!["s.toml:5", "-2"]),
+        ("depths = [1]", "depths = []", vec!["s.toml:4:10", "depths"]),
+        ("[\"relu\"]", "[\"relux\"]", vec!["s.toml:6:16", "relux"]),
+        (
+            "epochs = 2",
+            "epochs = 2\nepochs = 3",
+            vec!["s.toml:9", "epochs"],
+        ),
+        ("widths = [4]", "widths = [4", vec!["s.toml:"]),
+    ];
+    for (from, to, needles) in cases {
+        write_study(tmp.path(), &STUDY.replace(from, to));
+        let out = depthlab(tmp.path(), &["run", "s.toml"]);
+        assert_bad_input(&out, &needles);
+        assert!(
+            !tmp.path().join("runs").exists(),
+            "{to}: runs/ must not be created"
+        );
+    }
+    let out = depthlab(tmp.path(), &["run", "missing.toml"]);
+    assert_bad_input(&out, &["missing.toml"]);
+}
+
+#[test]
+fn csv_errors_leave_existing_results_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs/cli");
+    fs::create_dir_all(&runs).unwrap();
+    fs::write(runs.join("results.jsonl"), "sentinel\n").unwrap();
+    fs::write(
+        tmp.path().join("bad.csv"),
+        "a,b,target\n1,2,0\n3,oops,1\n5,6,0\n7,8,1\n",
+    )
+    .unwrap();
+    write_study(
+        tmp.path(),
+        &STUDY.replace("[\"xor\"]", "[{ name = \"bad.csv\", target = \"target\" }]"),
+    );
+    let out = depthlab(tmp.path(), &["run", "s.toml"]);
+    assert_bad_input(&out, &["bad.csv:3:2", "oops"]);
+
+    write_study(
+        tmp.path(),
+        &STUDY.replace("[\"xor\"]", "[{ name = \"bad.csv\", target = \"label\" }]"),
+    );
+    let out = depthlab(tmp.path(), &["run", "s.toml"]);
+    assert_bad_input(&out, &["bad.csv", "label"]);
+
+    let entries: Vec<_> = fs::read_dir(&runs).unwrap().collect();
+    assert_eq!(entries.len(), 1, "nothing added to runs/cli");
+    assert_eq!(
+        fs::read_to_string(runs.join("results.jsonl")).unwrap(),
+        "sentinel\n"
+    );
+}
+
+#[test]
+fn train_rejects_bad_values_with_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = [
+        "train",
+        "--data",
+        "xor",
+        "--depth",
+        "1",
+        "--width",
+        "4",
+        "--activation",
+        "relu",
+        "--epochs",
+        "1",
+    ];
+    let with = |i: usize, v: &str| {
+        let mut a: Vec<&str> = base.to_vec();
+        a[i] = v;
+        depthlab(tmp.path(), &a)
+    };
+    assert_bad_input(&with(2, "nope"), &["--data", "nope"]);
+    assert_bad_input(&with(6, "0"), &["--width 0"]);
+    assert_bad_input(&with(6, "-5"), &["--width -5"]);
+    assert_bad_input(&with(8, "sigmund"), &["--activation", "sigmund"]);
+    fs::write(tmp.path().join("d.csv"), "x,y\n1,0\n2,1\n").unwrap();
+    let out = depthlab(
+        tmp.path(),
+        &[
+            "train",
+            "--data",
+            "d.csv",
+            "--target",
+            "z",
+            "--depth",
+            "0",
+            "--width",
+            "1",
+            "--activation",
+            "relu",
+        ],
+    );
+    assert_bad_input(&out, &["d.csv", "\"z\""]);
+}
+
+#[test]
+fn train_prints_a_record_as_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args = [
+        "train",
+        "--data",
+        "xor",
+        "--depth",
+        "1",
+        "--width",
+        "8",
+        "--activation",
+        "tanh",
+        "--epochs",
+        "3",
+        "--json",
+        "--save",
+        "m.safetensors",
+    ];
+    let out = depthlab(tmp.path(), &args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("epoch")).count(),
+        3,
+        "{err}"
+    );
+    let record: depthlab_runner::record::RunRecord =
+        serde_json::from_slice(&out.stdout).expect("stdout is one record");
+    assert_eq!(record.id, "xor-d1-w8-tanh-s0");
+    assert_eq!(record.curve.len(), 3);
+    assert_eq!(record.parameter_count, 2 * 8 + 8 + 8 * 2 + 2);
+    assert!(record.test_accuracy.is_some());
+    assert!(tmp.path().join("m.safetensors").is_file());
+}
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    let tmp = tempfile::tempdir().unwrap();
+    for cmd in [
+        "run",
+        "train",
+        "init",
+        "merge",
+        "datasets",
+        "report",
+        "compare",
+        "bench-report",
+    ] {
+        let out = depthlab(tmp.path(), &[cmd, "--help"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{cmd}");
+        assert!(
+            text.contains("Example"),
+            "{cmd} --help has no example:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn init_writes_the_default_study_and_refuses_to_overwrite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = depthlab(tmp.path(), &["init", "my.toml"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = fs::read_to_string(tmp.path().join("my.toml")).unwrap();
+    assert_eq!(text, depthlab_runner::study::DEFAULT_STUDY_TOML);
+    let out = depthlab(tmp.path(), &["init", "my.toml"]);
+    assert_bad_input(&out, &["my.toml", "exists"]);
+}
+
+#[test]
+fn datasets_lists_the_builtins_with_sizes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = depthlab(tmp.path(), &["datasets"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    for name in ["xor", "spirals", "digits", "circles", "sin"] {
+        assert!(
+            text.lines().any(|l| l.starts_with(name)),
+            "{name} missing:\n{text}"
+        );
+    }
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("digits") && l.contains("1797") && l.contains("64")),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_shard_values_are_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_study(tmp.path(), STUDY);
+    let out = depthlab(tmp.path(), &["run", "s.toml", "--shard", "4/4"]);
+    assert_bad_input(&out, &["4/4"]);
+    let out = depthlab(tmp.path(), &["run", "s.toml", "--shard", "/4"]);
+    assert_bad_input(&out, &["SLURM_ARRAY_TASK_ID"]);
+    assert!(!tmp.path().join("runs").exists());
+}
