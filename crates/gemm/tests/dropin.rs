@@ -178,7 +178,8 @@ fn compare<T: Real>(
                 c.data[c.at.index(i, j)].into(),
                 c_theirs.data[c.at.index(i, j)].into(),
             );
-            if !((x - y).abs() <= 2.0 * tol[i * n + j]) {
+            let diff = (x - y).abs();
+            if diff.is_nan() || diff > 2.0 * tol[i * n + j] {
                 return Err(format!(
                     "{m}x{k}x{n} {strides}: C({i},{j}) ours {x:e} vs theirs {y:e}"
                 ));

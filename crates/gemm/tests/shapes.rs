@@ -137,8 +137,18 @@ fn register_tile_edges_mr_nr_plus_minus_one() {
     every_isa_and_type!(register_tile_edges);
 }
 
-/// For each kernel of `isa`: its tile, its cache blocks, and an oriented m that selects it.
-fn kernels<T: Real>(isa: Isa) -> Vec<((usize, usize), (usize, usize, usize), usize)> {
+/// One microkernel of an ISA as the edge tests see it.
+struct Kernel {
+    /// (MR, NR).
+    tile: (usize, usize),
+    /// (KC, MC, NC).
+    blocks: (usize, usize, usize),
+    /// An oriented m that makes the driver pick this kernel.
+    m: usize,
+}
+
+/// Every kernel of `isa` for `T`.
+fn kernels<T: Real>(isa: Isa) -> Vec<Kernel> {
     let elem = std::mem::size_of::<T>();
     let all = tiles(isa, elem);
     // The narrowest kernel's MR is the largest m it takes; the wide kernel needs more.
@@ -151,14 +161,23 @@ fn kernels<T: Real>(isa: Isa) -> Vec<((usize, usize), (usize, usize, usize), usi
             } else {
                 mr.min(narrow_mr) - 1
             };
-            ((mr, nr), blocks_for(mr, nr, elem), m.max(1))
+            Kernel {
+                tile: (mr, nr),
+                blocks: blocks_for(mr, nr, elem),
+                m: m.max(1),
+            }
         })
         .collect()
 }
 
 fn kc_edges<T: Real>(isa: Isa) {
     let mut rng = rng(0x5a15);
-    for ((_, nr), (kc, _, _), m) in kernels::<T>(isa) {
+    for Kernel {
+        tile: (_, nr),
+        blocks: (kc, _, _),
+        m,
+    } in kernels::<T>(isa)
+    {
         let mut ks = around(kc);
         ks.extend([2 * kc + 1, 3 * kc - 1]);
         for k in ks {
@@ -212,7 +231,12 @@ fn cache_block_edges_mc_plus_minus_one() {
 
 fn nc_edges<T: Real>(isa: Isa) {
     let mut rng = rng(0x5a17);
-    for (_, (_, _, nc), m) in kernels::<T>(isa) {
+    for Kernel {
+        blocks: (_, _, nc),
+        m,
+        ..
+    } in kernels::<T>(isa)
+    {
         for big in around(nc) {
             for (m, n, c) in [(m, big, Layout::COL), (big, m, Layout::ROW)] {
                 let spec = Spec {

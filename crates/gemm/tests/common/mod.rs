@@ -401,8 +401,8 @@ pub fn judge<T: Real>(
             let got: f64 = c.data[c.at.index(i, j)].into();
             let (w, t) = (want[i * n + j], tol[i * n + j]);
             let err = (got - w).abs();
-            // `!(err <= t)` so that a NaN result fails too.
-            if !(err <= t) {
+            // A NaN result must fail too.
+            if err.is_nan() || err > t {
                 return Err(format!(
                     "{what} {}: C({i},{j}) = {got:e}, expected {w:e} (|err| {err:e} > tol {t:e}); \
                      {spec:?}",
