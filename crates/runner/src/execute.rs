@@ -21,8 +21,8 @@ pub enum ExecError {
     Nn {
         /// The grid point.
         id: String,
-        /// What depthlab-nn reported.
-        source: depthlab_nn::NnError,
+        /// What depthlab-nn reported (boxed: it is large and errors are rare).
+        source: Box<depthlab_nn::NnError>,
     },
     /// The saved model could not be moved into place.
     #[error("{}: {source}", path.display())]
@@ -103,6 +103,9 @@ pub fn optimizer_config(t: &TrainSettings) -> OptimizerConfig {
     }
 }
 
+/// Decides, once the data is loaded, whether and where to save a run's model.
+pub type SaveModel<'a> = &'a dyn Fn(&Dataset) -> Option<ModelOut>;
+
 /// Where to save a run's trained model.
 #[derive(Debug, Clone)]
 pub struct ModelOut {
@@ -123,15 +126,15 @@ pub fn execute(
     study: &str,
     point: &GridPoint,
     ds: &DatasetConfig,
-    save: Option<&dyn Fn(&Dataset) -> Option<ModelOut>>,
+    save: Option<SaveModel<'_>>,
     on_epoch: &mut dyn FnMut(&EpochPoint),
 ) -> Result<RunRecord, ExecError> {
     let start = Instant::now();
     let spec = data_spec(ds, point.seed, &point.train);
     let dataset = data::load(&spec)?;
-    let nn_err = |source| ExecError::Nn {
+    let nn_err = |source: depthlab_nn::NnError| ExecError::Nn {
         id: point.id.clone(),
-        source,
+        source: Box::new(source),
     };
 
     let activation: Activation = point.activation.parse().map_err(nn_err)?;

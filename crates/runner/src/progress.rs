@@ -79,6 +79,11 @@ fn start_line(s: &SweepStart) -> String {
         s.threads,
         s.dir.display()
     );
+    if s.study_changed && s.already_done > 0 {
+        line.push_str(
+            "\nnote: the study file differs from the one these results were made with; recorded ids are kept, not rerun (use --out for a fresh directory)",
+        );
+    }
     if let Some(t) = &s.dropped {
         line.push_str(&format!(
             "\nnote: results.jsonl line {} was an interrupted write ({} bytes); it was cut off and that run will be redone",

@@ -104,6 +104,9 @@ pub struct SweepStart {
     pub threads: usize,
     /// An interrupted last line found in `results.jsonl`, now cut off.
     pub dropped: Option<DroppedTail>,
+    /// The directory held a different study TOML (now replaced): earlier records were made
+    /// with the old settings, and grid points whose ids did not change are not rerun.
+    pub study_changed: bool,
 }
 
 /// How a sweep ended.
@@ -186,6 +189,8 @@ pub fn run(plan: &RunPlan, observer: &dyn Observer) -> Result<SweepSummary, Swee
     let threads = pool.current_num_threads();
 
     let (writer, loaded) = ResultsWriter::open(&plan.out)?;
+    let study_changed =
+        std::fs::read_to_string(plan.out.study()).is_ok_and(|old| old != plan.study.source);
     store::write_atomic(&plan.out.study(), plan.study.source.as_bytes())?;
     let shard = (!plan.shard.is_all()).then(|| plan.shard.to_string());
     let meta = Meta::collect(threads, shard).continuing(&plan.out.meta());
@@ -222,6 +227,7 @@ pub fn run(plan: &RunPlan, observer: &dyn Observer) -> Result<SweepSummary, Swee
         to_run: pending.len(),
         threads,
         dropped: loaded.dropped.clone(),
+        study_changed,
     };
     observer.begin(&start);
 
