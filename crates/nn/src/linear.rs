@@ -337,6 +337,7 @@ fn map_to<T: Float>(
 
 /// One pass over `delta` (batch × n, holding `dL/da` on entry): multiplies by `f'` to give
 /// `dL/dz`, and accumulates the bias gradient `db = Σ_rows dL/dz` in the same pass.
+/// `pre` is read only by activations whose derivative needs `z`, `post` only by the others.
 pub(crate) fn activation_backward<T: Float>(
     act: Activation,
     pre: &[T],
@@ -349,26 +350,65 @@ pub(crate) fn activation_backward<T: Float>(
         return;
     }
     match act {
-        Activation::Identity => {}
+        Activation::Identity => {
+            if let Some(db) = db {
+                column_sums(delta, db);
+            }
+        }
+        // Written as a select, not a conditional store, so it vectorises.
         Activation::Relu => {
-            for (d, a) in delta.iter_mut().zip(post) {
-                if *a <= T::ZERO {
-                    *d = T::ZERO;
+            rows_backward(
+                delta,
+                post,
+                db,
+                n,
+                |d, a| {
+                    if a > T::ZERO { d } else { T::ZERO }
+                },
+            )
+        }
+        Activation::Sigmoid => rows_backward(delta, post, db, n, |d, a| d * (a * (T::ONE - a))),
+        Activation::Tanh => rows_backward(delta, post, db, n, |d, a| d * (T::ONE - a * a)),
+        Activation::LeakyRelu(al) => {
+            let al = T::from_f64(al);
+            rows_backward(
+                delta,
+                pre,
+                db,
+                n,
+                move |d, z| if z > T::ZERO { d } else { d * al },
+            )
+        }
+        // The remaining derivatives read only `z`.
+        other => rows_backward(delta, pre, db, n, move |d, z| {
+            d * other.derivative(z, T::ZERO)
+        }),
+    }
+}
+
+/// `delta ← f(delta, src)` element-wise, with the column sums of the result in `db`.
+#[inline(always)]
+fn rows_backward<T: Float>(
+    delta: &mut [T],
+    src: &[T],
+    db: Option<&mut [T]>,
+    n: usize,
+    f: impl Fn(T, T) -> T,
+) {
+    match db {
+        Some(db) => {
+            db.fill(T::ZERO);
+            for (dr, sr) in delta.chunks_exact_mut(n).zip(src.chunks_exact(n)) {
+                for ((d, &s), acc) in dr.iter_mut().zip(sr).zip(db.iter_mut()) {
+                    *d = f(*d, s);
+                    *acc += *d;
                 }
             }
         }
-        Activation::Sigmoid | Activation::Tanh => {
-            for (d, a) in delta.iter_mut().zip(post) {
-                *d *= act.derivative(T::ZERO, *a);
+        None => {
+            for (d, &s) in delta.iter_mut().zip(src) {
+                *d = f(*d, s);
             }
         }
-        other => {
-            for ((d, z), a) in delta.iter_mut().zip(pre).zip(post) {
-                *d *= other.derivative(*z, *a);
-            }
-        }
-    }
-    if let Some(db) = db {
-        column_sums(delta, db);
     }
 }

@@ -7,7 +7,7 @@
 //! `W_l` is only needed for `δ_{l-1}`, which is computed before the update, so the result is
 //! exactly that of computing all gradients first.
 
-use depthlab_gemm::MatRef;
+use depthlab_gemm::{MatRef, gemm};
 
 use crate::activation::Activation;
 use crate::error::{NnError, shape2};
@@ -65,6 +65,8 @@ pub struct Trainer<T = f32> {
     dims: Vec<(usize, usize)>,
     bias: bool,
     layers: Vec<LayerBuffers<T>>,
+    fuse_sgd: bool,
+    weight_grads_kept: bool,
 }
 
 impl<T: Float> Trainer<T> {
@@ -119,6 +121,8 @@ impl<T: Float> Trainer<T> {
             dims,
             bias: cfg.bias,
             layers,
+            fuse_sgd: true,
+            weight_grads_kept: false,
         })
     }
 
@@ -262,6 +266,17 @@ impl<T: Float> Trainer<T> {
             column_sums(buf.delta.as_slice(), &mut buf.db);
         }
         let act = self.activation;
+        let fused_sgd = match self.optimizer {
+            OptimizerConfig::Sgd {
+                momentum,
+                weight_decay,
+                ..
+            } if momentum == 0.0 && self.fuse_sgd => Some((
+                T::from_f64(-self.lr),
+                T::from_f64(1.0 - self.lr * weight_decay),
+            )),
+            _ => None,
+        };
         for l in (0..=last).rev() {
             let (before, rest) = self.layers.split_at_mut(l);
             let cur = &mut rest[0];
@@ -283,24 +298,57 @@ impl<T: Float> Trainer<T> {
                 None => x.view(),
                 Some(prev) => prev.post.view(),
             };
-            weight_grad(cur.delta.view(), input, cur.dw.view_mut())?;
-            update.apply(
-                layer.weight_mut().as_mut_slice(),
-                cur.dw.as_slice(),
-                &mut cur.s1w,
-                &mut cur.s2w,
-            );
-            if let Some(b) = layer.bias_mut() {
-                update.apply(b, &cur.db, &mut cur.s1b, &mut cur.s2b);
+            match fused_sgd {
+                // Plain SGD is `W ← (1 - ηλ)·W - η·δᵀ·a`: one GEMM with α = -η, β = 1 - ηλ
+                // updates the weight in place, so `dW` is never written nor read back.
+                Some((alpha, beta)) => {
+                    gemm(
+                        alpha,
+                        cur.delta.view().t(),
+                        input,
+                        beta,
+                        layer.weight_mut().view_mut(),
+                    )?;
+                    if let Some(b) = layer.bias_mut() {
+                        for (p, &g) in b.iter_mut().zip(&cur.db) {
+                            *p = beta * *p + alpha * g;
+                        }
+                    }
+                }
+                None => {
+                    weight_grad(cur.delta.view(), input, cur.dw.view_mut())?;
+                    update.apply(
+                        layer.weight_mut().as_mut_slice(),
+                        cur.dw.as_slice(),
+                        &mut cur.s1w,
+                        &mut cur.s2w,
+                    );
+                    if let Some(b) = layer.bias_mut() {
+                        update.apply(b, &cur.db, &mut cur.s1b, &mut cur.s2b);
+                    }
+                }
             }
         }
+        self.weight_grads_kept = fused_sgd.is_none();
         Ok(loss)
     }
 
     /// Gradients `(dL/dW, dL/db)` of layer `l` from the last [`Trainer::step`] (before its
-    /// update was applied), for gradient checks and inspection.
+    /// update was applied), for gradient checks and inspection. `None` when that step fused
+    /// the update into the GEMM (plain SGD, see [`Trainer::set_fuse_sgd`]) and so never
+    /// formed `dL/dW`.
     pub fn gradients(&self, l: usize) -> Option<(&Matrix<T>, &[T])> {
+        if !self.weight_grads_kept {
+            return None;
+        }
         self.layers.get(l).map(|b| (&b.dw, b.db.as_slice()))
+    }
+
+    /// Whether plain SGD (no momentum) updates each weight inside the weight-gradient GEMM
+    /// (`W ← (1 - ηλ)·W - η·δᵀ·a`, the default, faster) or forms `dL/dW` first (so
+    /// [`Trainer::gradients`] can show it). Both give the same update up to rounding.
+    pub fn set_fuse_sgd(&mut self, fuse: bool) {
+        self.fuse_sgd = fuse;
     }
 
     /// Loss, accuracy (class targets) or MSE (value targets) of `model` over all of `x`,

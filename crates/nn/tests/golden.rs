@@ -335,3 +335,59 @@ fn f32_model_tracks_the_f64_golden_values() {
         assert!((f64::from(*g) - w).abs() < 1e-6, "{g} vs {w}");
     }
 }
+
+#[test]
+fn fused_plain_sgd_equals_gradient_then_update() {
+    let x = inputs();
+    let opt = OptimizerConfig::Sgd {
+        lr: 0.1,
+        momentum: 0.0,
+        nesterov: false,
+        weight_decay: 0.01,
+    };
+    let run = |fuse: bool| {
+        let mut model = fixed_mlp();
+        let mut trainer = Trainer::new(&model, 4, Loss::SoftmaxCrossEntropy, opt).unwrap();
+        trainer.set_fuse_sgd(fuse);
+        for _ in 0..2 {
+            trainer
+                .step(&mut model, &x, BatchTargets::Classes(&LABELS))
+                .unwrap();
+        }
+        (model, trainer)
+    };
+    let (fused, fused_trainer) = run(true);
+    let (plain, plain_trainer) = run(false);
+    assert!(fused_trainer.gradients(0).is_none());
+    assert!(plain_trainer.gradients(0).is_some());
+    assert_all_close("fused sgd", &flat(&fused), &flat(&plain));
+    assert_ne!(flat(&fused), flat(&fixed_mlp()));
+
+    // And one unfused step is θ - η(g + λθ) with the gradients it reports.
+    let mut model = fixed_mlp();
+    let mut trainer = Trainer::new(&model, 4, Loss::SoftmaxCrossEntropy, opt).unwrap();
+    trainer.set_fuse_sgd(false);
+    trainer
+        .step(&mut model, &x, BatchTargets::Classes(&LABELS))
+        .unwrap();
+    let before = fixed_mlp();
+    for l in 0..3 {
+        let (dw, db) = trainer.gradients(l).unwrap();
+        let want: Vec<f64> = before.layers()[l]
+            .weight()
+            .as_slice()
+            .iter()
+            .zip(dw.as_slice())
+            .chain(before.layers()[l].bias().unwrap().iter().zip(db))
+            .map(|(p, g)| p - 0.1 * (g + 0.01 * p))
+            .collect();
+        let got: Vec<f64> = model.layers()[l]
+            .weight()
+            .as_slice()
+            .iter()
+            .chain(model.layers()[l].bias().unwrap())
+            .copied()
+            .collect();
+        assert_all_close(&format!("layer {l}"), &got, &want);
+    }
+}
