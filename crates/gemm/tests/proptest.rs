@@ -85,3 +85,44 @@ proptest! {
         prop_assert!(verdict.is_ok(), "{}", verdict.unwrap_err());
     }
 }
+
+/// Larger products (up to 700 on an axis, so every cache block and thread split is crossed)
+/// in a 2-thread pool; too slow for CI, run by hand to soak a kernel change:
+/// `cargo test -p depthlab-gemm --test proptest -- --ignored`.
+#[test]
+#[ignore = "soak test (minutes): run by hand with --ignored"]
+fn soak_large_random_products() {
+    use rand::Rng;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let cases: usize = std::env::var("DEPTHLAB_GEMM_SOAK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(400);
+    let mut r = rng(0x50a4);
+    for case in 0..cases {
+        let mut dim = || {
+            if r.random_bool(0.5) {
+                r.random_range(0..40)
+            } else {
+                r.random_range(0..700)
+            }
+        };
+        let (m, k, n) = (dim(), dim(), dim());
+        let spec = Spec::random_layouts(m, k, n, &mut r);
+        let isas = available_isas();
+        let isa = isas[r.random_range(0..isas.len())];
+        let verdict = pool.install(|| {
+            if r.random() {
+                check::<f64>(isa, Parallelism::Auto, &spec, &mut r)
+            } else {
+                check::<f32>(isa, Parallelism::Auto, &spec, &mut r)
+            }
+        });
+        if let Err(e) = verdict {
+            panic!("soak case {case}: {e}");
+        }
+    }
+}

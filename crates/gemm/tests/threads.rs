@@ -13,7 +13,8 @@ use rayon::ThreadPoolBuilder;
 
 /// Products big enough to be threaded, each stressing a different split: square, the MLP
 /// forward layer 128×784×512, few rows (the n panels are split), few columns with row-major C
-/// (the driver swaps m and n), β ≠ 0, and padded/negative strides.
+/// (the driver swaps m and n), a one-register-tall product, β ≠ 0, and padded/negative
+/// strides.
 fn cases() -> Vec<Spec> {
     let row = |m, k, n| Spec::dense(m, k, n);
     vec![
@@ -24,6 +25,9 @@ fn cases() -> Vec<Spec> {
             ..row(20, 100, 2000)
         },
         row(700, 90, 30),
+        // Row-major C with n = 10: the driver swaps, so m = 10 takes the one-register kernel
+        // with B read in place, and only the n panels can be split.
+        row(3000, 200, 10),
         Spec {
             beta: -2.5,
             alpha: 1.0,
