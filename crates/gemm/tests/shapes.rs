@@ -295,3 +295,63 @@ fn k_zero<T: Real>(isa: Isa) {
 fn k_zero_scales_c_by_beta_and_zeroes_nan_when_beta_is_zero() {
     every_isa_and_type!(k_zero);
 }
+
+fn dense_sweeps<T: Real>(isa: Isa) {
+    let mut rng = rng(0x5a1a);
+    // Every m and n up to 70 (whatever MR and NR become, their edges are in here) ...
+    for m in 1..=70 {
+        for n in 1..=70 {
+            let c = if (m + n) % 2 == 0 {
+                Layout::ROW
+            } else {
+                Layout::COL
+            };
+            let spec = Spec {
+                c,
+                beta: -2.5,
+                ..Spec::dense(m, 3, n)
+            };
+            assert_ok::<T>(isa, &spec, &mut rng);
+        }
+    }
+    // ... and every oriented m up to 800 (MC, for any plausible cache rule).
+    for big in 1..=800 {
+        for (m, n, c) in [(big, 5, Layout::COL), (5, big, Layout::ROW)] {
+            assert_ok::<T>(
+                isa,
+                &Spec {
+                    c,
+                    ..Spec::dense(m, 2, n)
+                },
+                &mut rng,
+            );
+        }
+    }
+}
+
+#[test]
+fn dense_sweeps_cover_any_tile_and_mc() {
+    every_isa_and_type!(dense_sweeps);
+}
+
+fn k_sweep<T: Real>(isa: Isa) {
+    let mut rng = rng(0x5a1b);
+    // Every k up to 1100 (KC, whatever the cache rule makes it, and its multiples), on a
+    // wide-kernel product with ragged edges.
+    for k in 1..=1100 {
+        let c = if k % 2 == 0 { Layout::ROW } else { Layout::COL };
+        let spec = Spec {
+            c,
+            beta: 1.0,
+            ..Spec::dense(33, k, 13)
+        };
+        assert_ok::<T>(isa, &spec, &mut rng);
+    }
+}
+
+#[test]
+fn every_k_up_to_1100_on_the_default_isa() {
+    let isa = available_isas()[0];
+    k_sweep::<f32>(isa);
+    k_sweep::<f64>(isa);
+}
