@@ -102,6 +102,81 @@ pub struct TrainData<T = f32> {
 }
 
 impl<T: Float> TrainData<T> {
+    /// A split whose parts agree with each other: row counts of inputs and targets, feature
+    /// counts of train and test, label ranges, and target kinds and widths.
+    ///
+    /// # Errors
+    /// [`NnError::Shape`] naming both shapes, or [`NnError::LabelOutOfRange`].
+    pub fn new(
+        x_train: Matrix<T>,
+        y_train: Targets<T>,
+        x_test: Matrix<T>,
+        y_test: Targets<T>,
+    ) -> Result<Self, NnError> {
+        if x_train.cols() != x_test.cols() {
+            return Err(NnError::Shape {
+                what: "x_test features vs x_train features".into(),
+                expected: shape2(x_test.rows(), x_train.cols()),
+                found: shape2(x_test.rows(), x_test.cols()),
+            });
+        }
+        for (set, x, y) in [
+            ("y_train", &x_train, &y_train),
+            ("y_test", &x_test, &y_test),
+        ] {
+            if y.len() != x.rows() {
+                return Err(NnError::Shape {
+                    what: format!("{set} rows vs x rows"),
+                    expected: x.rows().to_string(),
+                    found: y.len().to_string(),
+                });
+            }
+            if let Targets::Classes { labels, n_classes } = y
+                && let Some(row) = labels.iter().position(|&l| l >= *n_classes)
+            {
+                return Err(NnError::LabelOutOfRange {
+                    set: set.to_string(),
+                    row,
+                    label: labels[row],
+                    n_classes: *n_classes,
+                });
+            }
+        }
+        match (&y_train, &y_test) {
+            (Targets::Classes { n_classes: a, .. }, Targets::Classes { n_classes: b, .. })
+                if a != b =>
+            {
+                return Err(NnError::Shape {
+                    what: "y_test classes vs y_train classes".into(),
+                    expected: a.to_string(),
+                    found: b.to_string(),
+                });
+            }
+            (Targets::Values(a), Targets::Values(b)) if a.cols() != b.cols() => {
+                return Err(NnError::Shape {
+                    what: "y_test columns vs y_train columns".into(),
+                    expected: shape2(b.rows(), a.cols()),
+                    found: shape2(b.rows(), b.cols()),
+                });
+            }
+            (Targets::Classes { .. }, Targets::Values(_))
+            | (Targets::Values(_), Targets::Classes { .. }) => {
+                return Err(NnError::Shape {
+                    what: "y_test kind vs y_train kind".into(),
+                    expected: kind(&y_train).into(),
+                    found: kind(&y_test).into(),
+                });
+            }
+            _ => {}
+        }
+        Ok(Self {
+            x_train,
+            y_train,
+            x_test,
+            y_test,
+        })
+    }
+
     /// Checks the split against a model and loss, naming both shapes on a mismatch.
     ///
     /// # Errors
@@ -128,6 +203,13 @@ impl<T: Float> TrainData<T> {
         self.y_test
             .check("y_test", self.x_test.rows(), output, loss)?;
         Ok(())
+    }
+}
+
+fn kind<T>(t: &Targets<T>) -> &'static str {
+    match t {
+        Targets::Classes { .. } => "class labels",
+        Targets::Values(_) => "values",
     }
 }
 

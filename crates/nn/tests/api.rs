@@ -393,3 +393,53 @@ fn partial_last_batch_and_regression_metrics() {
     let w = model.layers()[0].weight().as_slice()[0];
     assert!((w - 2.0).abs() < 0.05, "slope {w}");
 }
+
+#[test]
+fn train_data_new_checks_the_split_is_consistent() {
+    let x = Matrix::<f32>::zeros(4, 2);
+    let classes = |labels: Vec<usize>, n_classes| Targets::Classes { labels, n_classes };
+    assert!(
+        TrainData::new(
+            x.clone(),
+            classes(vec![0, 1, 1, 0], 2),
+            x.clone(),
+            classes(vec![1; 4], 2)
+        )
+        .is_ok()
+    );
+    let err = TrainData::new(
+        x.clone(),
+        classes(vec![0, 1, 1], 2),
+        x.clone(),
+        classes(vec![1; 4], 2),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("y_train"), "{err}");
+    let err = TrainData::new(
+        x.clone(),
+        classes(vec![0; 4], 2),
+        Matrix::zeros(4, 3),
+        classes(vec![1; 4], 2),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("4x2") && err.to_string().contains("4x3"),
+        "{err}"
+    );
+    let err = TrainData::new(
+        x.clone(),
+        classes(vec![0; 4], 2),
+        x.clone(),
+        classes(vec![2; 4], 2),
+    )
+    .unwrap_err();
+    assert!(matches!(err, NnError::LabelOutOfRange { .. }), "{err}");
+    let err = TrainData::new(
+        x.clone(),
+        classes(vec![0; 4], 2),
+        x.clone(),
+        Targets::Values(Matrix::zeros(4, 1)),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("kind"), "{err}");
+}
