@@ -184,6 +184,12 @@ impl<T: Float> Trainer<T> {
     }
 
     fn check_batch(&self, x: &Matrix<T>) -> Result<(), NnError> {
+        if x.rows() == 0 {
+            // An empty batch would still decay weights and move Adam's moments.
+            return Err(NnError::Empty {
+                what: "training batch".into(),
+            });
+        }
         let input = self.dims[0].0;
         if x.cols() != input || x.rows() > self.max_batch {
             return Err(NnError::Shape {
@@ -237,7 +243,8 @@ impl<T: Float> Trainer<T> {
     ///
     /// # Errors
     /// [`NnError::Shape`] when the model, batch or targets disagree with this state;
-    /// [`NnError::LabelOutOfRange`] for a label the outputs cannot represent.
+    /// [`NnError::LabelOutOfRange`] for a label the outputs cannot represent;
+    /// [`NnError::Empty`] for a batch with no rows.
     pub fn step(
         &mut self,
         model: &mut Mlp<T>,

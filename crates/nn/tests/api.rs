@@ -247,6 +247,10 @@ fn shape_mismatches_are_errors_naming_both_shapes() {
         matches!(err, NnError::LabelOutOfRange { label: 2, .. }),
         "{err}"
     );
+    let err = trainer
+        .step(&mut model, &Matrix::zeros(0, 2), BatchTargets::Classes(&[]))
+        .unwrap_err();
+    assert!(matches!(err, NnError::Empty { .. }), "{err}");
 }
 
 #[test]
