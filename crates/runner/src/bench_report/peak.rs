@@ -1,0 +1,97 @@
+//! The peak probe's JSON (`cargo run --release -p depthlab-gemm --example peak -- --json`) and
+//! the machine facts for the report header.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::BenchReportError;
+
+/// One probe measurement.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PeakEntry {
+    /// ISA path (`avx512`, `avx2`).
+    pub isa: String,
+    /// Element type (`f32`, `f64`).
+    pub dtype: String,
+    /// Threads running the FMA loop at once.
+    pub threads: usize,
+    /// Measured GFLOP/s.
+    pub gflops: f64,
+}
+
+/// The probe's whole output.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PeakFile {
+    /// CPU model name.
+    pub cpu: String,
+    /// Logical cores.
+    pub cores: usize,
+    /// The ISA depthlab-gemm runs on this machine.
+    pub active_isa: String,
+    /// Every measurement.
+    pub results: Vec<PeakEntry>,
+}
+
+impl PeakFile {
+    /// Reads and validates a probe file.
+    ///
+    /// # Errors
+    /// [`BenchReportError::Io`] when unreadable, [`BenchReportError::Malformed`] when it does not
+    /// parse or holds a non-positive rate.
+    pub fn load(path: &Path) -> Result<Self, BenchReportError> {
+        let text = std::fs::read_to_string(path).map_err(|source| BenchReportError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let file: PeakFile =
+            serde_json::from_str(&text).map_err(|e| BenchReportError::Malformed {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+        if let Some(bad) = file
+            .results
+            .iter()
+            .find(|r| !(r.gflops.is_finite() && r.gflops > 0.0) || r.threads == 0)
+        {
+            return Err(BenchReportError::Malformed {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "peak {} {} {}T must be a positive rate on at least one thread, got {}",
+                    bad.isa, bad.dtype, bad.threads, bad.gflops
+                ),
+            });
+        }
+        Ok(file)
+    }
+
+    /// Peak GFLOP/s of the active ISA for `dtype` at `threads`.
+    pub fn gflops(&self, dtype: &str, threads: usize) -> Option<f64> {
+        self.results
+            .iter()
+            .find(|r| r.isa == self.active_isa && r.dtype == dtype && r.threads == threads)
+            .map(|r| r.gflops)
+    }
+}
+
+/// The CPU model of the machine writing the report (Linux), when no probe file names it.
+pub fn local_cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_string())
+}
+
+/// Element type of a GEMM benchmark family, for looking up its peak.
+pub fn family_dtype(family: &str) -> Option<&'static str> {
+    match family {
+        "sgemm" | "mlp" => Some("f32"),
+        "dgemm" => Some("f64"),
+        _ => None,
+    }
+}

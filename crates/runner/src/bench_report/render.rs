@@ -1,0 +1,729 @@
+//! The report's content as a list of blocks, rendered once to Markdown and once to HTML so the
+//! two never drift apart, plus the charts the blocks refer to.
+
+use std::collections::BTreeMap;
+
+use super::anchors::{PEER_LABEL, peers};
+use super::criterion::{Benchmark, Throughput};
+use super::peak::family_dtype;
+use super::plots::{BarChart, BarSeries, Chart, LineChart, Series};
+use super::{BenchReportOptions, Comparison, Machine, Verdict};
+
+/// The implementation whose rows the report is about.
+const OURS: &str = "depthlab";
+
+/// One piece of the report.
+enum Block {
+    Heading(u8, String),
+    Para(String),
+    List(Vec<String>),
+    Table {
+        header: Vec<String>,
+        rows: Vec<Vec<String>>,
+    },
+    Image {
+        stem: String,
+        alt: String,
+    },
+}
+
+/// The rendered report and the charts it links to (file stem → chart).
+pub(crate) struct Document {
+    pub markdown: String,
+    pub html: String,
+    pub charts: Vec<(String, Chart)>,
+}
+
+/// Colour slot per implementation, stable across every chart.
+fn impl_color(name: &str) -> usize {
+    match name {
+        OURS => 0,
+        "gemm" => 1,
+        "matrixmultiply" => 2,
+        "naive" => 3,
+        other => 4 + other.bytes().map(usize::from).sum::<usize>() % 4,
+    }
+}
+
+/// Implementations in display order: ours first, then the peers alphabetically.
+fn impl_order(names: impl Iterator<Item = String>) -> Vec<String> {
+    let mut v: Vec<String> = names.collect();
+    v.sort_by_key(|n| (n != OURS, n.clone()));
+    v.dedup();
+    v
+}
+
+/// `512x512x512` → 512 when all three dimensions agree.
+fn square_size(value: &str) -> Option<u64> {
+    let dims: Vec<u64> = value
+        .split('x')
+        .map(|d| d.parse().ok())
+        .collect::<Option<_>>()?;
+    (dims.len() == 3 && dims.iter().all(|&d| d == dims[0])).then(|| dims[0])
+}
+
+/// A time in nanoseconds with a readable unit.
+pub(crate) fn fmt_time(ns: f64) -> String {
+    if ns >= 1e9 {
+        format!("{:.3} s", ns / 1e9)
+    } else if ns >= 1e6 {
+        format!("{:.3} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.3} µs", ns / 1e3)
+    } else {
+        format!("{ns:.1} ns")
+    }
+}
+
+/// A rate with an SI prefix.
+pub(crate) fn fmt_rate(per_s: f64, unit: &str) -> String {
+    let (v, p) = if per_s >= 1e9 {
+        (per_s / 1e9, "G")
+    } else if per_s >= 1e6 {
+        (per_s / 1e6, "M")
+    } else if per_s >= 1e3 {
+        (per_s / 1e3, "k")
+    } else {
+        (per_s, "")
+    };
+    format!("{v:.3} {p}{unit}/s")
+}
+
+fn fmt_pct(x: f64) -> String {
+    format!("{:+.1}%", x * 100.0)
+}
+
+fn throughput_unit(b: &Benchmark) -> &'static str {
+    let (family, _) = b.family_threads();
+    match b.throughput {
+        Some(Throughput::Elements(_)) if family_dtype(family).is_some() => "FLOP",
+        Some(Throughput::Elements(_)) if family == "train" => "samples",
+        Some(Throughput::Elements(_)) => "elem",
+        Some(Throughput::Bytes(_)) => "B",
+        Some(Throughput::Bits(_)) => "bit",
+        None => "",
+    }
+}
+
+/// Today's date (UTC) as YYYY-MM-DD, from the system clock.
+fn today() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Benchmarks of one family at one thread count, keyed by (implementation, value).
+type Cell<'a> = BTreeMap<(String, String), &'a Benchmark>;
+
+fn by_family<'a>(benches: &'a [Benchmark]) -> BTreeMap<(String, usize), Cell<'a>> {
+    let mut out: BTreeMap<(String, usize), Cell<'a>> = BTreeMap::new();
+    for b in benches {
+        let (family, threads) = b.family_threads();
+        let key = (
+            b.implementation().to_string(),
+            b.value.clone().unwrap_or_default(),
+        );
+        out.entry((family.to_string(), threads))
+            .or_default()
+            .insert(key, b);
+    }
+    out
+}
+
+fn gflops(b: &Benchmark) -> Option<f64> {
+    b.rate().map(|r| r / 1e9)
+}
+
+/// The GEMM section of one (family, threads): a chart plus a table of GFLOP/s, % of peak and
+/// our ratio to the best peer.
+fn gemm_section(
+    family: &str,
+    threads: usize,
+    cells: &Cell<'_>,
+    machine: &Machine,
+    blocks: &mut Vec<Block>,
+    charts: &mut Vec<(String, Chart)>,
+) {
+    let dtype = family_dtype(family).unwrap_or("f32");
+    let peak = machine.peak.as_ref().and_then(|p| p.gflops(dtype, threads));
+    let impls = impl_order(cells.keys().map(|k| k.0.clone()));
+    let mut values: Vec<String> = cells.keys().map(|k| k.1.clone()).collect();
+    let square = values.iter().all(|v| square_size(v).is_some());
+    values.sort_by_key(|v| (square_size(v).unwrap_or(u64::MAX), v.clone()));
+    values.dedup();
+    let stem = format!("{family}_{threads}t");
+    let thread_words = if threads == 1 {
+        "1 thread".to_string()
+    } else {
+        format!("{threads} threads")
+    };
+    let pct = |g: f64| peak.map(|p| format!("{:.0}%", 100.0 * g / p));
+
+    let chart = if square {
+        Chart::Line(LineChart {
+            title: format!("{family}: {dtype} GFLOP/s vs size, {thread_words}"),
+            x_desc: "n (n×n·n×n)".to_string(),
+            y_desc: "GFLOP/s".to_string(),
+            series: impls
+                .iter()
+                .map(|imp| {
+                    let pts: Vec<(f64, f64)> = values
+                        .iter()
+                        .filter_map(|v| {
+                            let b = cells.get(&(imp.clone(), v.clone()))?;
+                            Some((square_size(v)? as f64, gflops(b)?))
+                        })
+                        .collect();
+                    let labels = pts
+                        .iter()
+                        .map(|&(_, g)| if imp == OURS { pct(g) } else { None })
+                        .collect();
+                    Series {
+                        name: imp.clone(),
+                        points: pts,
+                        point_labels: labels,
+                        color: impl_color(imp),
+                    }
+                })
+                .collect(),
+            ceilings: peak
+                .map(|p| vec![(format!("measured peak {dtype} {threads}T"), p)])
+                .unwrap_or_default(),
+        })
+    } else {
+        Chart::Bar(BarChart {
+            title: format!("{family}: {dtype} GFLOP/s per shape, {thread_words}"),
+            y_desc: "GFLOP/s".to_string(),
+            categories: values.clone(),
+            series: impls
+                .iter()
+                .map(|imp| BarSeries {
+                    name: imp.clone(),
+                    values: values
+                        .iter()
+                        .map(|v| cells.get(&(imp.clone(), v.clone())).and_then(|b| gflops(b)))
+                        .collect(),
+                    color: impl_color(imp),
+                    reference: false,
+                })
+                .collect(),
+            note: peak.map(|p| format!("measured peak {dtype} {threads}T: {p:.0} GFLOP/s")),
+        })
+    };
+    blocks.push(Block::Heading(3, format!("`{family}` at {thread_words}")));
+    blocks.push(Block::Image {
+        stem: stem.clone(),
+        alt: format!("{family} {thread_words}"),
+    });
+    let mut header = vec!["shape".to_string()];
+    header.extend(impls.iter().map(|i| format!("{i} GFLOP/s")));
+    let has_ours = impls.iter().any(|i| i == OURS);
+    if has_ours && impls.len() > 1 {
+        header.push("depthlab / best peer".to_string());
+    }
+    let mut rows = Vec::new();
+    for v in &values {
+        let mut row = vec![v.clone()];
+        let mut best_peer: Option<f64> = None;
+        for imp in &impls {
+            let g = cells.get(&(imp.clone(), v.clone())).and_then(|b| gflops(b));
+            if imp != OURS
+                && let Some(g) = g
+            {
+                best_peer = Some(best_peer.map_or(g, |b: f64| b.max(g)));
+            }
+            row.push(match (g, g.and_then(pct)) {
+                (Some(g), Some(p)) => format!("{g:.1} ({p})"),
+                (Some(g), None) => format!("{g:.1}"),
+                _ => "–".to_string(),
+            });
+        }
+        if has_ours && impls.len() > 1 {
+            let ours = cells
+                .get(&(OURS.to_string(), v.clone()))
+                .and_then(|b| gflops(b));
+            row.push(match (ours, best_peer) {
+                (Some(o), Some(p)) => format!("{:.2}×", o / p),
+                _ => "–".to_string(),
+            });
+        }
+        rows.push(row);
+    }
+    blocks.push(Block::Table { header, rows });
+    if let Some(p) = peak {
+        blocks.push(Block::Para(format!(
+            "Percentages are of the measured {dtype} peak on {thread_words}: {p:.1} GFLOP/s."
+        )));
+    }
+    charts.push((stem, chart));
+}
+
+/// Training throughput: one chart per workload with the ANCHORS.md peers for reference.
+fn train_section(
+    families: &BTreeMap<(String, usize), Cell<'_>>,
+    blocks: &mut Vec<Block>,
+    charts: &mut Vec<(String, Chart)>,
+) {
+    let train: Vec<(usize, &Cell<'_>)> = families
+        .iter()
+        .filter(|((f, _), _)| f == "train")
+        .map(|((_, t), c)| (*t, c))
+        .collect();
+    if train.is_empty() {
+        return;
+    }
+    blocks.push(Block::Heading(
+        2,
+        "Training throughput (samples/s)".to_string(),
+    ));
+    blocks.push(Block::Para(format!(
+        "Forward + backward + SGD update with softmax cross-entropy, after warm-up. Peer \
+         figures are {PEER_LABEL}: a different CPU, shown for scale only."
+    )));
+    let mut workloads: Vec<String> = train
+        .iter()
+        .flat_map(|(_, c)| c.keys().map(|k| k.1.clone()))
+        .collect();
+    workloads.sort();
+    workloads.dedup();
+    let threads: Vec<usize> = train.iter().map(|(t, _)| *t).collect();
+    let impls = impl_order(
+        train
+            .iter()
+            .flat_map(|(_, c)| c.keys().map(|k| k.0.clone())),
+    );
+    let mut rows = Vec::new();
+    for w in &workloads {
+        let rate = |imp: &str, t: usize| {
+            train
+                .iter()
+                .find(|(tt, _)| *tt == t)
+                .and_then(|(_, c)| c.get(&(imp.to_string(), w.clone())))
+                .and_then(|b| b.rate())
+        };
+        let mut series: Vec<BarSeries> = impls
+            .iter()
+            .map(|imp| BarSeries {
+                name: imp.clone(),
+                values: threads.iter().map(|&t| rate(imp, t)).collect(),
+                color: impl_color(imp),
+                reference: false,
+            })
+            .collect();
+        let peer_names: Vec<&str> = peers(w, 1).iter().map(|p| p.peer).collect();
+        for (i, name) in peer_names.iter().enumerate() {
+            series.push(BarSeries {
+                name: format!("{name} (ref.)"),
+                values: threads
+                    .iter()
+                    .map(|&t| {
+                        peers(w, t)
+                            .iter()
+                            .find(|p| p.peer == *name)
+                            .map(|p| p.samples_per_s)
+                    })
+                    .collect(),
+                color: 3 + i,
+                reference: true,
+            });
+        }
+        let stem = format!("train_{w}");
+        charts.push((
+            stem.clone(),
+            Chart::Bar(BarChart {
+                title: format!("training {w}: samples/s"),
+                y_desc: "samples/s".to_string(),
+                categories: threads
+                    .iter()
+                    .map(|t| format!("{t} thread{}", if *t == 1 { "" } else { "s" }))
+                    .collect(),
+                series,
+                note: (!peer_names.is_empty()).then(|| format!("pale bars (ref.): {PEER_LABEL}")),
+            }),
+        ));
+        blocks.push(Block::Image {
+            stem,
+            alt: format!("training {w}"),
+        });
+        for &t in &threads {
+            let ours = rate(OURS, t);
+            let best = peers(w, t)
+                .into_iter()
+                .max_by(|a, b| a.samples_per_s.total_cmp(&b.samples_per_s));
+            rows.push(vec![
+                w.clone(),
+                t.to_string(),
+                ours.map_or("–".to_string(), |r| format!("{:.0}", r)),
+                best.map_or("–".to_string(), |p| {
+                    format!("{} {:.0}", p.peer, p.samples_per_s)
+                }),
+                match (ours, best) {
+                    (Some(o), Some(p)) => format!("{:.2}×", o / p.samples_per_s),
+                    _ => "–".to_string(),
+                },
+            ]);
+        }
+    }
+    blocks.push(Block::Table {
+        header: vec![
+            "workload".into(),
+            "threads".into(),
+            "depthlab samples/s".into(),
+            "best peer (ANCHORS.md, Intel Xeon)".into(),
+            "ratio".into(),
+        ],
+        rows,
+    });
+}
+
+/// Builds the whole report.
+pub(crate) fn build(
+    benches: &[Benchmark],
+    machine: &Machine,
+    comparisons: &[Comparison],
+    opts: &BenchReportOptions,
+) -> Document {
+    let mut blocks = Vec::new();
+    let mut charts = Vec::new();
+    blocks.push(Block::Heading(1, "depthlab benchmark report".to_string()));
+    let where_from = if machine.from_probe {
+        "from the peak probe"
+    } else {
+        "of the machine writing this report (no --peak file given)"
+    };
+    let mut facts = vec![
+        format!("CPU: {} ({where_from})", machine.cpu),
+        format!("Logical cores: {}", machine.cores),
+        format!("GEMM ISA: {}", machine.isa),
+    ];
+    match &machine.peak {
+        Some(p) => {
+            let get = |d: &str, t: usize| {
+                p.gflops(d, t)
+                    .map_or("–".to_string(), |g| format!("{g:.1}"))
+            };
+            facts.push(format!(
+                "Measured FMA peak ({}), GFLOP/s: f32 {} (1T) / {} (2T); f64 {} (1T) / {} (2T)",
+                p.active_isa,
+                get("f32", 1),
+                get("f32", 2),
+                get("f64", 1),
+                get("f64", 2)
+            ));
+        }
+        None => facts.push(
+            "Measured peak: not given (`cargo run --release -p depthlab-gemm --example peak -- \
+             --json > peak.json`, then `--peak peak.json`)"
+                .to_string(),
+        ),
+    }
+    facts.push(format!(
+        "Results: {} benchmarks from `{}`, report written {}",
+        benches.len(),
+        opts.criterion_dir.display(),
+        today()
+    ));
+    if let Some(name) = &opts.baseline {
+        facts.push(format!(
+            "Baseline: `{name}` ({} benchmarks compared, noise band ±{:.0}%)",
+            comparisons.len(),
+            opts.noise * 100.0
+        ));
+    }
+    blocks.push(Block::List(facts));
+    if let Some(note) = &opts.note {
+        blocks.push(Block::Para(format!("Note: {note}")));
+    }
+
+    if let Some(name) = &opts.baseline {
+        blocks.push(Block::Heading(2, format!("Regressions against `{name}`")));
+        let flagged: Vec<&Comparison> = comparisons
+            .iter()
+            .filter(|c| c.verdict == Verdict::Regression)
+            .collect();
+        if flagged.is_empty() {
+            blocks.push(Block::Para(format!(
+                "None beyond the ±{:.0}% noise band.",
+                opts.noise * 100.0
+            )));
+        } else {
+            blocks.push(Block::List(
+                flagged
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "**{}**: {} slower (interval {} .. {})",
+                            c.id,
+                            fmt_pct(c.change),
+                            fmt_pct(c.lower),
+                            fmt_pct(c.upper)
+                        )
+                    })
+                    .collect(),
+            ));
+        }
+    }
+
+    let families = by_family(benches);
+    let gemm: Vec<_> = families
+        .iter()
+        .filter(|((f, _), _)| family_dtype(f).is_some())
+        .collect();
+    if !gemm.is_empty() {
+        blocks.push(Block::Heading(2, "GEMM throughput".to_string()));
+        blocks.push(Block::Para(
+            "Rates are 2·m·n·k / time. `sgemm`/`dgemm`: square row-major products; `mlp`: a \
+             Linear layer's products, `fwd_B×in×out` = X·Wᵀ and `wgrad_B×in×out` = dYᵀ·X. \
+             Cells show GFLOP/s and, with a peak file, the share of the measured peak."
+                .to_string(),
+        ));
+        // Square families first, then the layer shapes.
+        let mut ordered = gemm.clone();
+        ordered.sort_by_key(|((f, t), _)| (f == "mlp", f != "sgemm", f.clone(), *t));
+        for ((family, threads), cells) in ordered {
+            gemm_section(family, *threads, cells, machine, &mut blocks, &mut charts);
+        }
+    }
+    train_section(&families, &mut blocks, &mut charts);
+
+    blocks.push(Block::Heading(2, "All benchmarks".to_string()));
+    blocks.push(Block::Table {
+        header: vec![
+            "benchmark".into(),
+            "time (typical)".into(),
+            "interval".into(),
+            "throughput".into(),
+        ],
+        rows: benches
+            .iter()
+            .map(|b| {
+                vec![
+                    b.id(),
+                    fmt_time(b.new.point),
+                    format!("{} .. {}", fmt_time(b.new.lower), fmt_time(b.new.upper)),
+                    b.rate()
+                        .map_or("–".to_string(), |r| fmt_rate(r, throughput_unit(b))),
+                ]
+            })
+            .collect(),
+    });
+
+    if let Some(name) = &opts.baseline {
+        blocks.push(Block::Heading(2, format!("Against baseline `{name}`")));
+        blocks.push(Block::Para(
+            "Change of the time per iteration (positive = slower), with the interval from \
+             criterion's confidence intervals of both runs; regressions first."
+                .to_string(),
+        ));
+        let base_of = |id: &str| {
+            benches
+                .iter()
+                .find(|b| b.id() == id)
+                .and_then(|b| b.baseline.map(|e| (e.point, b.new.point)))
+        };
+        blocks.push(Block::Table {
+            header: vec![
+                "benchmark".into(),
+                "baseline".into(),
+                "new".into(),
+                "change".into(),
+                "interval".into(),
+                "verdict".into(),
+            ],
+            rows: comparisons
+                .iter()
+                .map(|c| {
+                    let (base, new) = base_of(&c.id).unwrap_or((f64::NAN, f64::NAN));
+                    vec![
+                        c.id.clone(),
+                        fmt_time(base),
+                        fmt_time(new),
+                        fmt_pct(c.change),
+                        format!("{} .. {}", fmt_pct(c.lower), fmt_pct(c.upper)),
+                        c.verdict.label().to_string(),
+                    ]
+                })
+                .collect(),
+        });
+        let missing = benches.iter().filter(|b| b.baseline.is_none()).count();
+        if missing > 0 {
+            blocks.push(Block::Para(format!(
+                "{missing} benchmark(s) have no `{name}` baseline and are not compared."
+            )));
+        }
+    }
+
+    Document {
+        markdown: to_markdown(&blocks),
+        html: to_html(&blocks),
+        charts,
+    }
+}
+
+fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+fn to_markdown(blocks: &[Block]) -> String {
+    let mut out = String::new();
+    for b in blocks {
+        match b {
+            Block::Heading(level, text) => {
+                out.push_str(&format!("{} {text}\n\n", "#".repeat(usize::from(*level))));
+            }
+            Block::Para(text) => out.push_str(&format!("{text}\n\n")),
+            Block::List(items) => {
+                for i in items {
+                    out.push_str(&format!("- {i}\n"));
+                }
+                out.push('\n');
+            }
+            Block::Table { header, rows } => {
+                let line = |cells: &[String]| {
+                    format!(
+                        "| {} |\n",
+                        cells
+                            .iter()
+                            .map(|c| md_cell(c))
+                            .collect::<Vec<_>>()
+                            .join(" | ")
+                    )
+                };
+                out.push_str(&line(header));
+                out.push_str(&format!("|{}\n", " --- |".repeat(header.len())));
+                for r in rows {
+                    out.push_str(&line(r));
+                }
+                out.push('\n');
+            }
+            Block::Image { stem, alt } => {
+                out.push_str(&format!("![{alt}](plots/{stem}.png)\n\n"));
+            }
+        }
+    }
+    out
+}
+
+/// Escapes text for HTML, then turns the Markdown-style `code` and **bold** spans the blocks
+/// use into tags.
+fn html_text(s: &str) -> String {
+    let escaped = s
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
+    let mut out = String::new();
+    let mut code = false;
+    let mut bold = false;
+    let mut rest = escaped.as_str();
+    while let Some(ch) = rest.chars().next() {
+        if rest.starts_with("**") {
+            out.push_str(if bold { "</strong>" } else { "<strong>" });
+            bold = !bold;
+            rest = &rest[2..];
+        } else if ch == '`' {
+            out.push_str(if code { "</code>" } else { "<code>" });
+            code = !code;
+            rest = &rest[1..];
+        } else {
+            out.push(ch);
+            rest = &rest[ch.len_utf8()..];
+        }
+    }
+    // An unmatched marker would leave a tag open: close it.
+    if code {
+        out.push_str("</code>");
+    }
+    if bold {
+        out.push_str("</strong>");
+    }
+    out
+}
+
+fn to_html(blocks: &[Block]) -> String {
+    let mut out = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>depthlab benchmark report</title>\n<style>\n\
+         body { font-family: sans-serif; max-width: 1000px; margin: 2em auto; color: #222; }\n\
+         table { border-collapse: collapse; margin: 1em 0; }\n\
+         th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }\n\
+         th:first-child, td:first-child { text-align: left; }\n\
+         img { max-width: 100%; }\n\
+         </style>\n</head>\n<body>\n",
+    );
+    for b in blocks {
+        match b {
+            Block::Heading(level, text) => {
+                out.push_str(&format!("<h{level}>{}</h{level}>\n", html_text(text)));
+            }
+            Block::Para(text) => out.push_str(&format!("<p>{}</p>\n", html_text(text))),
+            Block::List(items) => {
+                out.push_str("<ul>\n");
+                for i in items {
+                    out.push_str(&format!("<li>{}</li>\n", html_text(i)));
+                }
+                out.push_str("</ul>\n");
+            }
+            Block::Table { header, rows } => {
+                out.push_str("<table>\n<tr>");
+                for h in header {
+                    out.push_str(&format!("<th>{}</th>", html_text(h)));
+                }
+                out.push_str("</tr>\n");
+                for r in rows {
+                    out.push_str("<tr>");
+                    for c in r {
+                        out.push_str(&format!("<td>{}</td>", html_text(c)));
+                    }
+                    out.push_str("</tr>\n");
+                }
+                out.push_str("</table>\n");
+            }
+            Block::Image { stem, alt } => {
+                out.push_str(&format!(
+                    "<p><img src=\"plots/{stem}.svg\" alt=\"{}\"></p>\n",
+                    html_text(alt)
+                ));
+            }
+        }
+    }
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn square_sizes_parse_only_when_all_dimensions_agree() {
+        assert_eq!(square_size("512x512x512"), Some(512));
+        assert_eq!(square_size("128x784x512"), None);
+        assert_eq!(square_size("fwd_32x2x64"), None);
+    }
+
+    #[test]
+    fn html_escapes_and_closes_spans() {
+        assert_eq!(
+            html_text("a<b> `x` **y"),
+            "a&lt;b&gt; <code>x</code> <strong>y</strong>"
+        );
+    }
+
+    #[test]
+    fn units_scale() {
+        assert_eq!(fmt_time(1500.0), "1.500 µs");
+        assert_eq!(fmt_rate(2.5e9, "FLOP"), "2.500 GFLOP/s");
+    }
+}
