@@ -95,3 +95,27 @@ fn judge_rejects_wrong_values_nan_and_padding_writes() {
     stray.data[0] = 0.0;
     assert!(judge("stray", &spec, &stray, &before, &want, &tol).is_err());
 }
+
+#[test]
+fn judge_demands_nan_and_infinity_where_the_oracle_has_them() {
+    let spec = Spec::dense(1, 2, 2);
+    let (mut a, b, c) = buffers::<f64>(&spec, &mut rng(2));
+    a.set(0, 0, f64::INFINITY);
+    let (want, tol) = reference(&spec, &a, &b, &c);
+    assert!(want.iter().all(|w| w.is_infinite()), "{want:?}");
+    let before = c.data.clone();
+    let mut got = Buffer::<f64> {
+        data: before.clone(),
+        at: c.at,
+    };
+    for (j, &w) in want.iter().enumerate() {
+        got.set(0, j, w);
+    }
+    assert!(judge("inf", &spec, &got, &before, &want, &tol).is_ok());
+    got.set(0, 1, -want[1]);
+    assert!(judge("wrong sign", &spec, &got, &before, &want, &tol).is_err());
+    got.set(0, 1, 1e300);
+    assert!(judge("finite", &spec, &got, &before, &want, &tol).is_err());
+    got.set(0, 1, f64::NAN);
+    assert!(judge("nan for inf", &spec, &got, &before, &want, &tol).is_err());
+}

@@ -307,6 +307,12 @@ impl<T: Real> Buffer<T> {
         Buffer { data, at }
     }
 
+    /// Sets element `(i, j)`.
+    pub fn set(&mut self, i: usize, j: usize, x: f64) {
+        let idx = self.at.index(i, j);
+        self.data[idx] = T::from_f64(x);
+    }
+
     /// Element `(i, j)` as f64.
     pub fn get(&self, i: usize, j: usize) -> f64 {
         self.data[self.at.index(i, j)].into()
@@ -401,8 +407,15 @@ pub fn judge<T: Real>(
             let got: f64 = c.data[c.at.index(i, j)].into();
             let (w, t) = (want[i * n + j], tol[i * n + j]);
             let err = (got - w).abs();
-            // A NaN result must fail too.
-            if err.is_nan() || err > t {
+            // A non-finite expectation (NaN or ∞ in the inputs) must be met exactly in kind:
+            // NaN for NaN, the same infinity for an infinity.
+            let bad = if w.is_finite() {
+                // A NaN result must fail too.
+                err.is_nan() || err > t
+            } else {
+                !(w.is_nan() && got.is_nan() || got == w)
+            };
+            if bad {
                 return Err(format!(
                     "{what} {}: C({i},{j}) = {got:e}, expected {w:e} (|err| {err:e} > tol {t:e}); \
                      {spec:?}",
@@ -431,7 +444,20 @@ pub fn check<T: Real>(
     spec: &Spec,
     rng: &mut ChaCha8Rng,
 ) -> Result<(), String> {
-    let (a, b, mut c) = buffers::<T>(spec, rng);
+    check_with::<T>(isa, par, spec, rng, |_, _, _| {})
+}
+
+/// [`check`], with `tweak` editing the operands (e.g. planting NaN or ∞) before the oracle
+/// and the kernel see them.
+pub fn check_with<T: Real>(
+    isa: Isa,
+    par: Parallelism,
+    spec: &Spec,
+    rng: &mut ChaCha8Rng,
+    tweak: impl FnOnce(&mut Buffer<T>, &mut Buffer<T>, &mut Buffer<T>),
+) -> Result<(), String> {
+    let (mut a, mut b, mut c) = buffers::<T>(spec, rng);
+    tweak(&mut a, &mut b, &mut c);
     let (want, tol) = reference(spec, &a, &b, &c);
     let before = c.data.clone();
     let (alpha, beta) = (T::from_f64(spec.alpha), T::from_f64(spec.beta));
