@@ -1,8 +1,6 @@
 //! The view types themselves: element addressing, transposes of inputs and of the output,
 //! reborrowing an output across calls, and reading an output back.
 
-mod common;
-
 use depthlab_gemm::{MatMut, MatRef, gemm};
 
 #[test]
