@@ -450,7 +450,7 @@ impl<T: Element> BlockJob<T> {
                     mcb - full_panels * mr,
                     kc,
                     mr,
-                    a_block.offset((full_panels * mr) as isize * p.rsa),
+                    a_block.wrapping_offset((full_panels * mr) as isize * p.rsa),
                     p.rsa,
                     p.csa,
                     a_pack.add(full_panels * mr * kc),

@@ -145,8 +145,9 @@ pub(crate) unsafe fn tile_body<S: Simd, const MV: usize, const NR: usize, const 
                     acc[j][v] = S::fma(av[v], bj, acc[j][v]);
                 }
             }
-            a = a.offset(t.a_ks);
-            b = b.offset(b_step);
+            // Wrapping: after the last step these point one stride past the operand.
+            a = a.wrapping_offset(t.a_ks);
+            b = b.wrapping_offset(b_step);
         }
 
         let alpha = S::splat(t.alpha);
@@ -292,7 +293,7 @@ pub fn available_isas() -> Vec<Isa> {
 pub const ISA_ENV: &str = "DEPTHLAB_GEMM_ISA";
 
 fn resolve_isa(forced: Option<&str>) -> Result<Isa, GemmError> {
-    match forced {
+    match forced.map(str::trim) {
         None | Some("") => Ok(available_isas()[0]),
         Some(value) => {
             let isa: Isa = value.parse()?;
