@@ -240,6 +240,15 @@ struct BenchReportArgs {
     /// Report directory.
     #[arg(long, value_name = "DIR", default_value = "reports/bench")]
     out: PathBuf,
+    /// JSON written by the peak probe (`cargo run --release -p depthlab-gemm --example peak -- --json`).
+    #[arg(long, value_name = "FILE")]
+    peak: Option<PathBuf>,
+    /// Relative change a regression must exceed to be flagged.
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.05)]
+    noise: f64,
+    /// A remark printed under the report's header.
+    #[arg(long, value_name = "TEXT")]
+    note: Option<String>,
 }
 
 /// Parses the command line; on failure returns the exit code after printing help, the version
@@ -575,8 +584,29 @@ fn cmd_compare(a: CompareArgs) -> Result<u8> {
 }
 
 fn cmd_bench_report(a: BenchReportArgs) -> Result<u8> {
-    bench_report(&a.criterion_dir, a.baseline.as_deref(), &a.out)?;
-    eprintln!("report: {}", a.out.join("index.html").display());
+    use depthlab_runner::bench_report::{self, BenchReportError, BenchReportOptions};
+    let opts = BenchReportOptions {
+        criterion_dir: a.criterion_dir,
+        baseline: a.baseline,
+        out_dir: a.out,
+        peak: a.peak,
+        noise: a.noise,
+        note: a.note,
+    };
+    let summary = bench_report::write_bench_report(&opts).map_err(|e| match e {
+        BenchReportError::Io { .. } | BenchReportError::Plot { .. } => anyhow::Error::new(e),
+        user => bad(user),
+    })?;
+    eprintln!(
+        "bench report: {} benchmarks, {} compared, {} regressions flagged -> {}",
+        summary.benchmarks,
+        summary.comparisons.len(),
+        summary.regressions.len(),
+        summary.html.display()
+    );
+    for id in &summary.regressions {
+        eprintln!("regression: {id}");
+    }
     Ok(0)
 }
 
@@ -598,9 +628,4 @@ fn compare_report(
     Err(anyhow!(
         "comparison reports are not available in this build yet"
     ))
-}
-
-/// Writes a benchmark report (wired to the bench-report module).
-fn bench_report(_dir: &Path, _baseline: Option<&str>, _out: &Path) -> Result<()> {
-    Err(anyhow!("bench reports are not available in this build yet"))
 }

@@ -260,3 +260,14 @@ fn bad_shard_values_are_rejected() {
     assert_bad_input(&out, &["SLURM_ARRAY_TASK_ID"]);
     assert!(!tmp.path().join("runs").exists());
 }
+
+#[test]
+fn bench_report_on_a_missing_criterion_dir_is_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = depthlab(
+        tmp.path(),
+        &["bench-report", "--criterion-dir", "nowhere/criterion"],
+    );
+    assert_bad_input(&out, &["nowhere/criterion"]);
+    assert!(!tmp.path().join("reports").exists());
+}
