@@ -49,6 +49,13 @@ pub use anchors::{PEER_LABEL, PeerFigure, peers};
 pub use criterion::{Benchmark, Estimate, Throughput};
 pub use peak::{PeakEntry, PeakFile};
 
+/// Registers the embedded plot font with plotters (idempotent). plotters is built with
+/// ab_glyph and no system fonts, and Cargo unifies that feature into criterion's own plotters:
+/// a bench binary must call this before criterion draws its HTML plots, or text layout fails.
+pub fn register_plot_font() {
+    plots::register_font();
+}
+
 /// Everything `depthlab bench-report` can be told.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchReportOptions {

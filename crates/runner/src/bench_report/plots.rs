@@ -99,8 +99,8 @@ pub enum Chart {
 
 /// Registers the embedded DejaVu Sans with plotters under [`FONT`], once: text is laid out with
 /// ab_glyph, which knows no system fonts.
-// TODO: call the report module's font registration once it lands, instead of a second copy.
-fn register_font() {
+// TODO: share the report module's font registration once it is visible to this module.
+pub(crate) fn register_font() {
     static DONE: std::sync::Once = std::sync::Once::new();
     DONE.call_once(|| {
         static TTF: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
