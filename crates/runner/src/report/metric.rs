@@ -2,7 +2,7 @@
 //! mean squared error (lower is better) for regression. Everything that compares, formats or
 //! plots a result goes through here, so regression studies need no special cases elsewhere.
 
-use crate::record::{EpochPoint, RunRecord, Task};
+use crate::record::{RunRecord, Task};
 
 /// The metric reported for one task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,22 +69,6 @@ impl Metric {
         finite(match self.0 {
             Task::Classification => r.test_accuracy.map(|a| a * 100.0),
             Task::Regression => r.test_mse,
-        })
-    }
-
-    /// Train metric after one epoch.
-    pub fn epoch_train(self, p: &EpochPoint) -> Option<f64> {
-        finite(match self.0 {
-            Task::Classification => p.train_accuracy.map(|a| a * 100.0),
-            Task::Regression => p.train_mse,
-        })
-    }
-
-    /// Test metric after one epoch.
-    pub fn epoch_test(self, p: &EpochPoint) -> Option<f64> {
-        finite(match self.0 {
-            Task::Classification => p.test_accuracy.map(|a| a * 100.0),
-            Task::Regression => p.test_mse,
         })
     }
 

@@ -74,6 +74,14 @@ pub enum ReportError {
         /// What plotters reported.
         message: String,
     },
+    /// Two studies to compare share no run id.
+    #[error("studies \"{a}\" and \"{b}\" have no run id in common; nothing to compare")]
+    NothingInCommon {
+        /// First study.
+        a: String,
+        /// Second study.
+        b: String,
+    },
     /// The embedded font could not be registered.
     #[error("font error: {0}")]
     Font(String),

@@ -44,22 +44,6 @@ impl Plan {
         files
     }
 
-    /// Schedules a figure built lazily (for figures whose data is expensive to compute, such
-    /// as model evaluations), so that building also happens in parallel.
-    pub fn add_lazy(
-        &mut self,
-        stem: &str,
-        job: impl Fn(&Path, &str, &str) -> Result<PlotFiles, ReportError> + Send + Sync + 'static,
-    ) -> PlotFiles {
-        let files = PlotFiles {
-            svg: format!("{}/{stem}.svg", self.rel),
-            png: format!("{}/{stem}.png", self.rel),
-        };
-        let (dir, rel, stem) = (self.dir.clone(), self.rel.clone(), stem.to_string());
-        self.jobs.push(Box::new(move || job(&dir, &rel, &stem)));
-        files
-    }
-
     /// Draws everything; returns the files written, relative to the report root.
     pub fn run(self) -> Result<Vec<PathBuf>, ReportError> {
         let done: Vec<PlotFiles> = self
@@ -398,6 +382,7 @@ pub(crate) fn study_report(
     let s = &ctx.settings;
     let out = &ctx.out_dir;
     let datasets = analysis::analyse(records, s);
+    let specs = plots::regions::SpecSource::load(&ctx.study_dir);
     let mut plan = Plan::new(out, "plots");
     let mut files: Vec<PathBuf> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
@@ -492,12 +477,11 @@ pub(crate) fn study_report(
                     "Plot 5. Per-epoch train (solid) and test (dashed) loss of the smallest, the best (by mean test metric) and the largest configuration of each activation (lowest seed).",
                 ));
             }
-            match plots::regions::plan_regions(g, ctx, &mut plan) {
-                Ok((f, caption)) => body.push(figure(
-                    f,
-                    format!("{}: what the models learned", g.title()),
-                    caption,
-                )),
+            match plots::regions::plan_regions(g, ctx, &specs, &mut plan) {
+                Ok((f, caption, more)) => {
+                    body.push(figure(f, format!("{}: what the models learned", g.title()), caption));
+                    notes.extend(more);
+                }
                 Err(note) => {
                     body.push(Block::Note(format!(
                         "Plot 6 skipped for {}: {note}",

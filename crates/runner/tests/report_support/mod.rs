@@ -178,3 +178,102 @@ impl Synth {
         }
     }
 }
+
+/// Checks every output file of a report: SVGs parse as XML and contain text, PNGs decode with
+/// non-blank content and dark text pixels in the title band, and every link in the HTML and
+/// Markdown pages resolves to an existing file. Returns the number of images checked.
+pub fn check_report_dir(dir: &std::path::Path, files: &[std::path::PathBuf]) -> usize {
+    let mut images = 0;
+    for f in files {
+        let path = dir.join(f);
+        assert!(path.is_file(), "listed file missing: {}", path.display());
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("svg") => {
+                check_svg(&path);
+                images += 1;
+            }
+            Some("png") => {
+                check_png(&path);
+                images += 1;
+            }
+            _ => {}
+        }
+    }
+    for page in ["index.html", "README.md"] {
+        let text = std::fs::read_to_string(dir.join(page)).unwrap();
+        let links = links_of(&text, page.ends_with(".html"));
+        assert!(!links.is_empty(), "{page} has no links");
+        for link in links {
+            if link.starts_with('#') {
+                continue;
+            }
+            assert!(!link.contains("://"), "{page} links to the network: {link}");
+            assert!(dir.join(&link).is_file(), "{page} links to missing file {link}");
+        }
+    }
+    images
+}
+
+/// `href`/`src` targets in HTML, or `](target)` in Markdown.
+pub fn links_of(text: &str, html: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let markers: &[&str] = if html { &["href=\"", "src=\""] } else { &["]("] };
+    for m in markers {
+        let mut rest = text;
+        while let Some(i) = rest.find(m) {
+            rest = &rest[i + m.len()..];
+            let end = rest.find(if html { '"' } else { ')' }).unwrap();
+            out.push(rest[..end].to_string());
+            rest = &rest[end..];
+        }
+    }
+    out
+}
+
+pub fn check_svg(path: &std::path::Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{} is not XML: {e}", path.display()));
+    assert_eq!(doc.root_element().tag_name().name(), "svg", "{}", path.display());
+    let texts = doc.descendants().filter(|n| n.tag_name().name() == "text").count();
+    assert!(texts >= 3, "{} has only {texts} text elements", path.display());
+    let shapes = doc
+        .descendants()
+        .filter(|n| matches!(n.tag_name().name(), "polyline" | "rect" | "circle" | "polygon" | "path" | "line"))
+        .count();
+    assert!(shapes >= 5, "{} has only {shapes} shapes", path.display());
+}
+
+pub fn check_png(path: &std::path::Path) {
+    let img = image::open(path)
+        .unwrap_or_else(|e| panic!("{} does not decode: {e}", path.display()))
+        .to_rgb8();
+    let (w, h) = img.dimensions();
+    assert!(w >= 300 && h >= 200, "{} is only {w}x{h}", path.display());
+    let non_white = img.pixels().filter(|p| p.0 != [255, 255, 255]).count();
+    assert!(
+        non_white as f64 > 0.01 * (w * h) as f64,
+        "{} is almost blank ({non_white} non-white pixels)",
+        path.display()
+    );
+    let mut colours = std::collections::HashSet::new();
+    for p in img.pixels() {
+        colours.insert(p.0);
+        if colours.len() > 20 {
+            break;
+        }
+    }
+    assert!(colours.len() > 10, "{} has only {} colours", path.display(), colours.len());
+    // The title is drawn in the top 44 px: dark, anti-aliased glyph pixels spread over many columns.
+    let mut dark = 0;
+    let mut columns = std::collections::HashSet::new();
+    for y in 0..44.min(h) {
+        for x in 0..w {
+            let p = img.get_pixel(x, y).0;
+            if u32::from(p[0]) + u32::from(p[1]) + u32::from(p[2]) < 200 {
+                dark += 1;
+                columns.insert(x);
+            }
+        }
+    }
+    assert!(dark > 150 && columns.len() > 60, "{}: no title text ({dark} dark pixels in {} columns)", path.display(), columns.len());
+}
