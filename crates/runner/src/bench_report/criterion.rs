@@ -287,13 +287,55 @@ pub fn load(root: &Path, baseline: Option<&str>) -> Result<Vec<Benchmark>, Bench
             dir,
         });
     }
-    out.sort_by_key(|b| b.id());
+    out.sort_by_key(|b| natural_key(&b.id()));
     Ok(out)
+}
+
+/// A sort key that orders the numbers inside ids by value (`64x64x64` before `128x128x128`).
+fn natural_key(id: &str) -> Vec<(String, u64)> {
+    let mut key = Vec::new();
+    let mut text = String::new();
+    let mut chars = id.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_ascii_digit() {
+            let mut n: u64 = 0;
+            while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+                n = n.saturating_mul(10).saturating_add(u64::from(d));
+                chars.next();
+            }
+            key.push((std::mem::take(&mut text), n));
+        } else {
+            text.push(c);
+            chars.next();
+        }
+    }
+    key.push((text, 0));
+    key
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_sort_by_number_value() {
+        let mut ids = [
+            "s/a/128x128x128",
+            "s/a/64x64x64",
+            "s/a/1024x1024x1024",
+            "s/b/16x16x16",
+        ];
+        ids.sort_by_key(|i| natural_key(i));
+        assert_eq!(
+            ids,
+            [
+                "s/a/64x64x64",
+                "s/a/128x128x128",
+                "s/a/1024x1024x1024",
+                "s/b/16x16x16"
+            ]
+        );
+    }
 
     #[test]
     fn thread_suffix_is_parsed_only_when_well_formed() {

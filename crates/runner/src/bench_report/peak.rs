@@ -90,7 +90,7 @@ pub fn local_cpu_model() -> String {
 /// Element type of a GEMM benchmark family, for looking up its peak.
 pub fn family_dtype(family: &str) -> Option<&'static str> {
     match family {
-        "sgemm" | "mlp" => Some("f32"),
+        "sgemm" | "mlp" | "linear_fwd" | "linear_bwd" => Some("f32"),
         "dgemm" => Some("f64"),
         _ => None,
     }

@@ -98,6 +98,7 @@ fn throughput_unit(b: &Benchmark) -> &'static str {
     match b.throughput {
         Some(Throughput::Elements(_)) if family_dtype(family).is_some() => "FLOP",
         Some(Throughput::Elements(_)) if family == "train" => "samples",
+        Some(Throughput::Elements(_)) if family == "sweep" => "runs",
         Some(Throughput::Elements(_)) => "elem",
         Some(Throughput::Bytes(_)) => "B",
         Some(Throughput::Bits(_)) => "bit",
@@ -387,6 +388,16 @@ fn train_section(
     });
 }
 
+/// GEMM sections in reading order: squares, layer products, then whole layers.
+fn family_rank(family: &str) -> u8 {
+    match family {
+        "sgemm" => 0,
+        "dgemm" => 1,
+        "mlp" => 2,
+        _ => 3,
+    }
+}
+
 /// Builds the whole report.
 pub(crate) fn build(
     benches: &[Benchmark],
@@ -484,13 +495,15 @@ pub(crate) fn build(
         blocks.push(Block::Heading(2, "GEMM throughput".to_string()));
         blocks.push(Block::Para(
             "Rates are 2·m·n·k / time. `sgemm`/`dgemm`: square row-major products; `mlp`: a \
-             Linear layer's products, `fwd_B×in×out` = X·Wᵀ and `wgrad_B×in×out` = dYᵀ·X. \
-             Cells show GFLOP/s and, with a peak file, the share of the measured peak."
+             Linear layer's products, `fwd_B×in×out` = X·Wᵀ and `wgrad_B×in×out` = dYᵀ·X; \
+             `linear_fwd`/`linear_bwd`: a whole `Linear` forward (X·Wᵀ + b) and backward \
+             (dW, db, dX; 4·B·in·out FLOPs counted). Cells show GFLOP/s and, with a peak \
+             file, the share of the measured peak."
                 .to_string(),
         ));
         // Square families first, then the layer shapes.
         let mut ordered = gemm.clone();
-        ordered.sort_by_key(|((f, t), _)| (f == "mlp", f != "sgemm", f.clone(), *t));
+        ordered.sort_by_key(|((f, t), _)| (family_rank(f), f.clone(), *t));
         for ((family, threads), cells) in ordered {
             gemm_section(family, *threads, cells, machine, &mut blocks, &mut charts);
         }
