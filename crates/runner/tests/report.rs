@@ -28,21 +28,41 @@ fn mixed_study_report_has_every_file_and_readable_plots() {
     records[5].test_accuracy = Some(f64::NAN);
     let study_dir = tmp.path().join("runs/mixed");
     std::fs::create_dir_all(&study_dir).unwrap();
-    std::fs::write(study_dir.join("meta.json"), r#"{"depthlab_version":"0.1.0","cpu_model":"Test CPU","threads":2}"#).unwrap();
+    std::fs::write(
+        study_dir.join("meta.json"),
+        r#"{"depthlab_version":"0.1.0","cpu_model":"Test CPU","threads":2}"#,
+    )
+    .unwrap();
     let out = out_dir(tmp.path(), "mixed");
     let ctx = StudyContext::new("mixed", &study_dir, &out);
     let summary = write_study_report(&records, &ctx).unwrap();
 
     assert_eq!(summary.runs, records.len());
     assert_eq!(summary.configurations, 2 * 3 * 4 * 4);
-    for name in ["index.html", "README.md", "verdicts.csv", "verdicts.md", "meta.json"] {
-        assert!(summary.files.contains(&PathBuf::from(name)), "{name} not listed");
+    for name in [
+        "index.html",
+        "README.md",
+        "verdicts.csv",
+        "verdicts.md",
+        "meta.json",
+    ] {
+        assert!(
+            summary.files.contains(&PathBuf::from(name)),
+            "{name} not listed"
+        );
     }
     // Plots 1-5 and 7 for each dataset, as SVG and PNG; plot 6 is skipped (no models).
     for ds in ["spirals", "sin"] {
-        for stem in ["1-metric-vs-params", "2-gap-vs-params", "3-test-vs-depth", "4-heatmap", "5-loss-curves", "7-linear-collapse"] {
+        for stem in [
+            "1-metric-vs-params",
+            "2-gap-vs-params",
+            "3-test-vs-depth",
+            "4-heatmap",
+            "5-loss-curves",
+            "7-linear-collapse",
+        ] {
             for ext in ["svg", "png"] {
-                let f = PathBuf::from(format!("plots/{ds}-{stem}.{ext}"));
+                let f = PathBuf::from(format!("plots/{ds}/{stem}.{ext}"));
                 assert!(summary.files.contains(&f), "{} not listed", f.display());
             }
         }
@@ -52,15 +72,38 @@ fn mixed_study_report_has_every_file_and_readable_plots() {
 
     let html = std::fs::read_to_string(&summary.index_html).unwrap();
     let readme = std::fs::read_to_string(&summary.readme).unwrap();
-    assert!(!html.contains("<script"), "the report must not need JavaScript");
-    assert!(html.contains("Test CPU") && readme.contains("Test CPU"), "meta.json shown");
+    assert!(
+        !html.contains("<script"),
+        "the report must not need JavaScript"
+    );
+    assert!(
+        html.contains("Test CPU") && readme.contains("Test CPU"),
+        "meta.json shown"
+    );
     for s in &summary.summary {
-        assert!(readme.contains(s.as_str()), "README misses summary line {s}");
+        assert!(
+            readme.contains(s.as_str()),
+            "README misses summary line {s}"
+        );
     }
-    assert!(summary.summary.iter().any(|s| s.contains("test MSE")), "regression summarised in MSE");
-    assert!(summary.summary.iter().any(|s| s.contains("best test accuracy")));
-    assert!(readme.contains("overfit when the mean train − test gap > 5 points"), "thresholds stated");
-    assert!(summary.notes.iter().any(|n| n.contains("plot 6")), "skipped plot 6 is noted");
+    assert!(
+        summary.summary.iter().any(|s| s.contains("test MSE")),
+        "regression summarised in MSE"
+    );
+    assert!(
+        summary
+            .summary
+            .iter()
+            .any(|s| s.contains("best test accuracy"))
+    );
+    assert!(
+        readme.contains("overfit when the mean train − test gap > 5 points"),
+        "thresholds stated"
+    );
+    assert!(
+        summary.notes.iter().any(|n| n.contains("plot 6")),
+        "skipped plot 6 is noted"
+    );
     let csv = std::fs::read_to_string(out.join("verdicts.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + summary.configurations);
 }
@@ -86,10 +129,26 @@ fn label_noise_study_draws_double_descent() {
     records.extend(noisy);
     let out = out_dir(tmp.path(), "dd");
     let summary = write_study_report(&records, &StudyContext::new("dd", tmp.path(), &out)).unwrap();
-    assert!(summary.files.contains(&PathBuf::from("plots/moons-8-double-descent.png")), "{:?}", summary.files);
+    assert!(
+        summary
+            .files
+            .contains(&PathBuf::from("plots/moons/8-double-descent.png")),
+        "{:?}",
+        summary.files
+    );
     // Two variants: each gets its own section and plot set.
-    assert!(summary.files.iter().any(|f| f.to_string_lossy().contains("label-noise-0-2-1-metric")));
-    assert!(summary.summary.iter().any(|s| s.contains("double-descent") || s.contains("Double descent")));
+    assert!(
+        summary
+            .files
+            .iter()
+            .any(|f| f.to_string_lossy().contains("label-noise-0-2/1-metric"))
+    );
+    assert!(
+        summary
+            .summary
+            .iter()
+            .any(|s| s.contains("double-descent") || s.contains("Double descent"))
+    );
     check_report_dir(&out, &summary.files);
 }
 
@@ -122,11 +181,23 @@ fn saved_models_give_decision_regions_and_fitted_curves() {
     // One model file is missing: that panel is skipped, the report still renders.
     std::fs::remove_file(study_dir.join(records[0].model_path.as_ref().unwrap())).unwrap();
     let out = out_dir(tmp.path(), "models");
-    let summary = write_study_report(&records, &StudyContext::new("models", &study_dir, &out)).unwrap();
-    for f in ["plots/xor-6-decision-regions.png", "plots/sin-6-fitted-curves.svg"] {
-        assert!(summary.files.contains(&PathBuf::from(f)), "{f} missing: {:?}", summary.notes);
+    let summary =
+        write_study_report(&records, &StudyContext::new("models", &study_dir, &out)).unwrap();
+    for f in [
+        "plots/xor/6-decision-regions.png",
+        "plots/sin/6-fitted-curves.svg",
+    ] {
+        assert!(
+            summary.files.contains(&PathBuf::from(f)),
+            "{f} missing: {:?}",
+            summary.notes
+        );
     }
-    assert!(summary.notes.iter().any(|n| n.contains("not drawn")), "{:?}", summary.notes);
+    assert!(
+        summary.notes.iter().any(|n| n.contains("not drawn")),
+        "{:?}",
+        summary.notes
+    );
     check_report_dir(&out, &summary.files);
 }
 
@@ -134,7 +205,10 @@ fn saved_models_give_decision_regions_and_fitted_curves() {
 fn bad_input_is_a_typed_error() {
     let tmp = tempfile::tempdir().unwrap();
     let ctx = StudyContext::new("empty", tmp.path(), tmp.path().join("out"));
-    assert!(matches!(write_study_report(&[], &ctx), Err(ReportError::NoRecords { .. })));
+    assert!(matches!(
+        write_study_report(&[], &ctx),
+        Err(ReportError::NoRecords { .. })
+    ));
     let records = Synth::classification("s", "xor").records();
     let mut ctx = StudyContext::new("s", tmp.path(), tmp.path().join("out"));
     ctx.settings = ReportSettings {
@@ -153,10 +227,14 @@ fn bad_input_is_a_typed_error() {
 
 #[test]
 fn settings_parse_from_a_toml_report_table() {
-    let s: ReportSettings = toml::from_str("underfit_accuracy = 80.0\noverfit_gap = 3.0\nfixed_width = 16\n").unwrap();
+    let s: ReportSettings =
+        toml::from_str("underfit_accuracy = 80.0\noverfit_gap = 3.0\nfixed_width = 16\n").unwrap();
     assert_eq!(s.underfit_accuracy, 80.0);
     assert_eq!(s.overfit_gap, 3.0);
     assert_eq!(s.fixed_width, Some(16));
-    assert_eq!(s.near_best_points, ReportSettings::default().near_best_points);
+    assert_eq!(
+        s.near_best_points,
+        ReportSettings::default().near_best_points
+    );
     assert!(toml::from_str::<ReportSettings>("no_such_key = 1\n").is_err());
 }

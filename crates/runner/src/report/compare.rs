@@ -111,11 +111,17 @@ fn overlay(
     };
     for (g, stroke) in [(ga, Stroke::Solid), (gb, Stroke::Dashed)] {
         for act in &g.activations {
-            let bins = binned(g.of_activation(act), |c| c.runs.iter().filter_map(|r| value(r)).collect());
+            let bins = binned(g.of_activation(act), |c| {
+                c.runs.iter().filter_map(|r| value(r)).collect()
+            });
             panel.series.push(Series {
                 color: activation_color(act),
                 points: bins.iter().map(|b| (b.0, b.1)).collect(),
-                band: if stroke == Stroke::Solid { bins.iter().map(|b| (b.0, b.2, b.3)).collect() } else { Vec::new() },
+                band: if stroke == Stroke::Solid {
+                    bins.iter().map(|b| (b.0, b.2, b.3)).collect()
+                } else {
+                    Vec::new()
+                },
                 stroke,
                 markers: true,
                 width: 2,
@@ -134,7 +140,9 @@ pub(crate) fn compare(
 ) -> Result<CompareSummary, ReportError> {
     for (name, recs) in [(name_a, recs_a), (name_b, recs_b)] {
         if recs.is_empty() {
-            return Err(ReportError::NoRecords { study: name.to_string() });
+            return Err(ReportError::NoRecords {
+                study: name.to_string(),
+            });
         }
     }
     let by_id_b: HashMap<&str, &RunRecord> = recs_b.iter().map(|r| (r.id.as_str(), r)).collect();
@@ -146,8 +154,16 @@ pub(crate) fn compare(
         .collect();
     pairs.sort_by(|x, y| x.0.id.cmp(&y.0.id));
     pairs.dedup_by(|x, y| x.0.id == y.0.id);
-    let mut only_a: Vec<String> = recs_a.iter().filter(|r| !by_id_b.contains_key(r.id.as_str())).map(|r| r.id.clone()).collect();
-    let mut only_b: Vec<String> = recs_b.iter().filter(|r| !ids_a.contains_key(r.id.as_str())).map(|r| r.id.clone()).collect();
+    let mut only_a: Vec<String> = recs_a
+        .iter()
+        .filter(|r| !by_id_b.contains_key(r.id.as_str()))
+        .map(|r| r.id.clone())
+        .collect();
+    let mut only_b: Vec<String> = recs_b
+        .iter()
+        .filter(|r| !ids_a.contains_key(r.id.as_str()))
+        .map(|r| r.id.clone())
+        .collect();
     only_a.sort();
     only_b.sort();
     if pairs.is_empty() {
@@ -172,24 +188,46 @@ pub(crate) fn compare(
             .iter()
             .map(|a| LegendItem::new(a.clone(), activation_color(a), Swatch::Line))
             .collect();
-        legend.push(LegendItem::new(format!("A: {name_a}"), RGBColor(0, 0, 0), Swatch::Band));
-        legend.push(LegendItem::new(format!("B: {name_b}"), RGBColor(0, 0, 0), Swatch::Dashed));
+        legend.push(LegendItem::new(
+            format!("A: {name_a}"),
+            RGBColor(0, 0, 0),
+            Swatch::Band,
+        ));
+        legend.push(LegendItem::new(
+            format!("B: {name_b}"),
+            RGBColor(0, 0, 0),
+            Swatch::Dashed,
+        ));
         legend
     };
 
     for da in &an_a {
-        let Some(db) = an_b.iter().find(|d| d.dataset == da.dataset) else { continue };
-        let ds_pairs: Vec<Pair> = pairs.iter().copied().filter(|p| p.0.dataset == da.dataset).collect();
+        let Some(db) = an_b.iter().find(|d| d.dataset == da.dataset) else {
+            continue;
+        };
+        let ds_pairs: Vec<Pair> = pairs
+            .iter()
+            .copied()
+            .filter(|p| p.0.dataset == da.dataset)
+            .collect();
         let m = Metric(ds_pairs[0].0.task);
         let rows: Vec<DeltaRow> = ds_pairs.iter().copied().map(delta_row).collect();
         let dt: Vec<f64> = rows.iter().filter_map(|r| r.test_delta).collect();
         let dg: Vec<f64> = rows.iter().filter_map(|r| r.gap_delta).collect();
-        let ratios: Vec<f64> = rows.iter().map(|r| r.time_ratio).filter(|x| x.is_finite()).collect();
+        let ratios: Vec<f64> = rows
+            .iter()
+            .map(|r| r.time_ratio)
+            .filter(|x| x.is_finite())
+            .collect();
         let better = dt.iter().filter(|d| m.better(**d, 0.0)).count();
         let worse = dt.iter().filter(|d| m.better(0.0, **d)).count();
         if let Some(mdt) = mean(&dt) {
             mean_test_delta.insert(da.dataset.clone(), mdt);
-            let unit = if m.higher_is_better() { format!("{mdt:+.2} accuracy points") } else { format!("{} test MSE", super::metric::Metric(m.0).fmt_gap(mdt)) };
+            let unit = if m.higher_is_better() {
+                format!("{mdt:+.2} accuracy points")
+            } else {
+                format!("{} test MSE", super::metric::Metric(m.0).fmt_gap(mdt))
+            };
             let mut geo = ratios.iter().map(|r| r.max(1e-9).ln()).sum::<f64>();
             geo = (geo / ratios.len().max(1) as f64).exp();
             summary.push(format!(
@@ -203,14 +241,34 @@ pub(crate) fn compare(
 
         body.push(Block::Heading(2, format!("Dataset: {}", da.dataset)));
         for ga in &da.groups {
-            let Some(gb) = db.groups.iter().find(|g| g.variant == ga.variant) else { continue };
+            let Some(gb) = db.groups.iter().find(|g| g.variant == ga.variant) else {
+                continue;
+            };
             if da.groups.len() > 1 {
                 body.push(Block::Heading(3, ga.title()));
             }
             let slug = &ga.slug;
-            let test_panel = overlay(ga, gb, |r| m.test(r), &format!("test {}", m.axis()), m.log_axis());
-            let gap_panel = overlay(ga, gb, |r| Some(m.gap(m.train(r)?, m.test(r)?)), m.gap_axis(), false);
-            let time_panel = overlay(ga, gb, |r| Some(r.wall_seconds).filter(|w| *w > 0.0), "seconds per run", true);
+            let test_panel = overlay(
+                ga,
+                gb,
+                |r| m.test(r),
+                &format!("test {}", m.axis()),
+                m.log_axis(),
+            );
+            let gap_panel = overlay(
+                ga,
+                gb,
+                |r| Some(m.gap(m.train(r)?, m.test(r)?)),
+                m.gap_axis(),
+                false,
+            );
+            let time_panel = overlay(
+                ga,
+                gb,
+                |r| Some(r.wall_seconds).filter(|w| *w > 0.0),
+                "seconds per run",
+                true,
+            );
             for (panel, stem, what) in [
                 (test_panel, "test", format!("test {}", m.name())),
                 (gap_panel, "gap", "generalisation gap".to_string()),
@@ -223,7 +281,7 @@ pub(crate) fn compare(
                     max_cols: 1,
                     panel_size: (820, 480),
                 };
-                let files = plan.add(fig, &format!("{slug}-{stem}"));
+                let files = plan.add(fig, &format!("{slug}/{stem}"));
                 body.push(Block::Figure {
                     files,
                     title: format!("{}: {what}", ga.title()),
@@ -245,7 +303,10 @@ pub(crate) fn compare(
             for act in &ga.activations {
                 let mut pts = Vec::new();
                 for c in ga.of_activation(act) {
-                    if let (Some(x), Some(y)) = (c.test_mean(), gb.get(act, c.depth, c.width).and_then(|c| c.test_mean())) {
+                    if let (Some(x), Some(y)) = (
+                        c.test_mean(),
+                        gb.get(act, c.depth, c.width).and_then(|c| c.test_mean()),
+                    ) {
                         lo = lo.min(x.min(y));
                         hi = hi.max(x.max(y));
                         pts.push((x, y));
@@ -261,29 +322,40 @@ pub(crate) fn compare(
                 });
             }
             if lo.is_finite() {
-                scatter.series.insert(0, Series {
-                    color: RGBColor(150, 150, 150),
-                    points: vec![(lo, lo), (hi, hi)],
-                    band: Vec::new(),
-                    stroke: Stroke::Dashed,
-                    markers: false,
-                    width: 1,
-                });
+                scatter.series.insert(
+                    0,
+                    Series {
+                        color: RGBColor(150, 150, 150),
+                        points: vec![(lo, lo), (hi, hi)],
+                        band: Vec::new(),
+                        stroke: Stroke::Dashed,
+                        markers: false,
+                        width: 1,
+                    },
+                );
             }
             let mut legend: Vec<LegendItem> = ga
                 .activations
                 .iter()
                 .map(|a| LegendItem::new(a.clone(), activation_color(a), Swatch::Box))
                 .collect();
-            legend.push(LegendItem::new("A = B", RGBColor(150, 150, 150), Swatch::Dashed));
+            legend.push(LegendItem::new(
+                "A = B",
+                RGBColor(150, 150, 150),
+                Swatch::Dashed,
+            ));
             let fig = PanelFigure {
-                title: format!("{}: test {} per configuration, B vs A", ga.title(), m.name()),
+                title: format!(
+                    "{}: test {} per configuration, B vs A",
+                    ga.title(),
+                    m.name()
+                ),
                 panels: vec![scatter],
                 legend,
                 max_cols: 1,
                 panel_size: (620, 560),
             };
-            let files = plan.add(fig, &format!("{slug}-scatter"));
+            let files = plan.add(fig, &format!("{slug}/scatter"));
             body.push(Block::Figure {
                 files,
                 title: format!("{}: B vs A per configuration", ga.title()),
@@ -296,8 +368,12 @@ pub(crate) fn compare(
             // Per-configuration deltas, largest changes first.
             let mut cfg_rows: Vec<(f64, Vec<String>)> = Vec::new();
             for ca in &ga.configs {
-                let Some(cb) = gb.get(&ca.activation, ca.depth, ca.width) else { continue };
-                let (Some(ta), Some(tb)) = (ca.test_mean(), cb.test_mean()) else { continue };
+                let Some(cb) = gb.get(&ca.activation, ca.depth, ca.width) else {
+                    continue;
+                };
+                let (Some(ta), Some(tb)) = (ca.test_mean(), cb.test_mean()) else {
+                    continue;
+                };
                 let gap = ca.gap.zip(cb.gap).map(|(x, y)| y.mean - x.mean);
                 let time = ca.wall.zip(cb.wall).map(|(x, y)| y.mean / x.mean.max(1e-9));
                 cfg_rows.push((
@@ -307,7 +383,11 @@ pub(crate) fn compare(
                         thousands(ca.params),
                         m.fmt(ta),
                         m.fmt(tb),
-                        if m.higher_is_better() { format!("{:+.2}", tb - ta) } else { m.fmt_gap(tb - ta) },
+                        if m.higher_is_better() {
+                            format!("{:+.2}", tb - ta)
+                        } else {
+                            m.fmt_gap(tb - ta)
+                        },
                         gap.map_or("–".into(), |g| m.fmt_gap(g)),
                         time.map_or("–".into(), |t| format!("{t:.2}×")),
                         format!("{} → {}", ca.verdict, cb.verdict),
@@ -315,13 +395,28 @@ pub(crate) fn compare(
                 ));
             }
             cfg_rows.sort_by(|x, y| y.0.total_cmp(&x.0));
-            let header: Vec<String> = ["config", "parameters", "test A", "test B", "Δ test", "Δ gap", "time B/A", "verdict A → B"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
+            let header: Vec<String> = [
+                "config",
+                "parameters",
+                "test A",
+                "test B",
+                "Δ test",
+                "Δ gap",
+                "time B/A",
+                "verdict A → B",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
             let top: Vec<Vec<String>> = cfg_rows.iter().take(12).map(|r| r.1.clone()).collect();
-            body.push(Block::Heading(4, format!("{}: largest changes per configuration", ga.title())));
-            body.push(Block::Table { header: header.clone(), rows: top });
+            body.push(Block::Heading(
+                4,
+                format!("{}: largest changes per configuration", ga.title()),
+            ));
+            body.push(Block::Table {
+                header: header.clone(),
+                rows: top,
+            });
             if cfg_rows.len() > 12 {
                 body.push(Block::Details {
                     summary: format!("All {} matched configurations", cfg_rows.len()),
@@ -362,7 +457,10 @@ pub(crate) fn compare(
             blocks.push(Block::Para(format!("Only in B: {}", show(&only_b))));
         }
     }
-    blocks.push(Block::Links(vec![("deltas.csv (every matched run)".into(), "deltas.csv".into())]));
+    blocks.push(Block::Links(vec![(
+        "deltas.csv (every matched run)".into(),
+        "deltas.csv".into(),
+    )]));
     let doc = Document {
         title: format!("depthlab comparison: {name_a} vs {name_b}"),
         blocks,

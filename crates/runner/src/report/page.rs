@@ -424,7 +424,7 @@ pub(crate) fn study_report(
             let mname = m.name();
             let f = plan.add(
                 plots::size::metric_vs_params(g),
-                &format!("{slug}-1-metric-vs-params"),
+                &format!("{slug}/1-metric-vs-params"),
             );
             body.push(figure(
                 f,
@@ -437,7 +437,7 @@ pub(crate) fn study_report(
             ));
             let f = plan.add(
                 plots::size::gap_vs_params(g, s),
-                &format!("{slug}-2-gap-vs-params"),
+                &format!("{slug}/2-gap-vs-params"),
             );
             body.push(figure(
                 f,
@@ -447,7 +447,7 @@ pub(crate) fn study_report(
             if g.depths.len() > 1 {
                 let f = plan.add(
                     plots::depth::test_vs_depth(g),
-                    &format!("{slug}-3-test-vs-depth"),
+                    &format!("{slug}/3-test-vs-depth"),
                 );
                 body.push(figure(
                     f,
@@ -462,7 +462,7 @@ pub(crate) fn study_report(
             }
             let f = plan.add(
                 plots::heatmap::Heatmap::new(g),
-                &format!("{slug}-4-heatmap"),
+                &format!("{slug}/4-heatmap"),
             );
             body.push(figure(
                 f,
@@ -470,7 +470,7 @@ pub(crate) fn study_report(
                 format!("Plot 4. Mean test {mname} for every depth and width, one panel per activation; brighter is better, grey cells were not run."),
             ));
             if let Some(fig) = plots::curves::loss_curves(g) {
-                let f = plan.add(fig, &format!("{slug}-5-loss-curves"));
+                let f = plan.add(fig, &format!("{slug}/5-loss-curves"));
                 body.push(figure(
                     f,
                     format!("{}: loss curves", g.title()),
@@ -479,7 +479,11 @@ pub(crate) fn study_report(
             }
             match plots::regions::plan_regions(g, ctx, &specs, &mut plan) {
                 Ok((f, caption, more)) => {
-                    body.push(figure(f, format!("{}: what the models learned", g.title()), caption));
+                    body.push(figure(
+                        f,
+                        format!("{}: what the models learned", g.title()),
+                        caption,
+                    ));
                     notes.extend(more);
                 }
                 Err(note) => {
@@ -495,7 +499,7 @@ pub(crate) fn study_report(
             {
                 let f = plan.add(
                     plots::depth::linear_collapse(g, w),
-                    &format!("{slug}-7-linear-collapse"),
+                    &format!("{slug}/7-linear-collapse"),
                 );
                 body.push(figure(
                     f,
@@ -508,7 +512,7 @@ pub(crate) fn study_report(
         if plots::size::double_descent_applies(d)
             && let Some((fig, depth)) = plots::size::double_descent(d)
         {
-            let f = plan.add(fig, &format!("{}-8-double-descent", d.slug));
+            let f = plan.add(fig, &format!("{}/8-double-descent", d.slug));
             body.push(Block::Heading(3, format!("{}: double descent", d.dataset)));
             body.push(figure(
                 f,

@@ -208,7 +208,10 @@ pub fn check_report_dir(dir: &std::path::Path, files: &[std::path::PathBuf]) -> 
                 continue;
             }
             assert!(!link.contains("://"), "{page} links to the network: {link}");
-            assert!(dir.join(&link).is_file(), "{page} links to missing file {link}");
+            assert!(
+                dir.join(&link).is_file(),
+                "{page} links to missing file {link}"
+            );
         }
     }
     images
@@ -217,7 +220,11 @@ pub fn check_report_dir(dir: &std::path::Path, files: &[std::path::PathBuf]) -> 
 /// `href`/`src` targets in HTML, or `](target)` in Markdown.
 pub fn links_of(text: &str, html: bool) -> Vec<String> {
     let mut out = Vec::new();
-    let markers: &[&str] = if html { &["href=\"", "src=\""] } else { &["]("] };
+    let markers: &[&str] = if html {
+        &["href=\"", "src=\""]
+    } else {
+        &["]("]
+    };
     for m in markers {
         let mut rest = text;
         while let Some(i) = rest.find(m) {
@@ -232,13 +239,31 @@ pub fn links_of(text: &str, html: bool) -> Vec<String> {
 
 pub fn check_svg(path: &std::path::Path) {
     let text = std::fs::read_to_string(path).unwrap();
-    let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{} is not XML: {e}", path.display()));
-    assert_eq!(doc.root_element().tag_name().name(), "svg", "{}", path.display());
-    let texts = doc.descendants().filter(|n| n.tag_name().name() == "text").count();
-    assert!(texts >= 3, "{} has only {texts} text elements", path.display());
+    let doc = roxmltree::Document::parse(&text)
+        .unwrap_or_else(|e| panic!("{} is not XML: {e}", path.display()));
+    assert_eq!(
+        doc.root_element().tag_name().name(),
+        "svg",
+        "{}",
+        path.display()
+    );
+    let texts = doc
+        .descendants()
+        .filter(|n| n.tag_name().name() == "text")
+        .count();
+    assert!(
+        texts >= 3,
+        "{} has only {texts} text elements",
+        path.display()
+    );
     let shapes = doc
         .descendants()
-        .filter(|n| matches!(n.tag_name().name(), "polyline" | "rect" | "circle" | "polygon" | "path" | "line"))
+        .filter(|n| {
+            matches!(
+                n.tag_name().name(),
+                "polyline" | "rect" | "circle" | "polygon" | "path" | "line"
+            )
+        })
         .count();
     assert!(shapes >= 5, "{} has only {shapes} shapes", path.display());
 }
@@ -262,7 +287,12 @@ pub fn check_png(path: &std::path::Path) {
             break;
         }
     }
-    assert!(colours.len() > 10, "{} has only {} colours", path.display(), colours.len());
+    assert!(
+        colours.len() > 10,
+        "{} has only {} colours",
+        path.display(),
+        colours.len()
+    );
     // The title is drawn in the top 44 px: dark, anti-aliased glyph pixels spread over many columns.
     let mut dark = 0;
     let mut columns = std::collections::HashSet::new();
@@ -275,5 +305,10 @@ pub fn check_png(path: &std::path::Path) {
             }
         }
     }
-    assert!(dark > 150 && columns.len() > 60, "{}: no title text ({dark} dark pixels in {} columns)", path.display(), columns.len());
+    assert!(
+        dark > 150 && columns.len() > 60,
+        "{}: no title text ({dark} dark pixels in {} columns)",
+        path.display(),
+        columns.len()
+    );
 }

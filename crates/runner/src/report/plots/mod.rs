@@ -56,13 +56,14 @@ pub(crate) fn render<F: Figure>(
     stem: &str,
 ) -> Result<PlotFiles, ReportError> {
     font::ensure_registered().map_err(ReportError::Font)?;
-    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
     let size = fig.size();
     let svg: PathBuf = dir.join(format!("{stem}.svg"));
     let png: PathBuf = dir.join(format!("{stem}.png"));
+    let parent = svg.parent().unwrap_or(dir);
+    std::fs::create_dir_all(parent).map_err(|source| ReportError::Io {
+        path: parent.to_path_buf(),
+        source,
+    })?;
     let fail = |path: &Path, e: PlotError| ReportError::Plot {
         path: path.to_path_buf(),
         message: e.0,
@@ -530,12 +531,21 @@ impl Panel {
                     style,
                 )))?;
                 if let Some(note) = &l.note {
-                    let pos = (x + (x1 - x0) * 0.01, y1 - (y1 - y0) * 0.03);
-                    chart.draw_series(std::iter::once(Text::new(
-                        note.clone(),
-                        pos,
-                        text(SMALL).color(&l.color),
-                    )))?;
+                    let right_half = x > (x0 + x1) / 2.0;
+                    let (dx, h) = if right_half {
+                        (-(x1 - x0) * 0.01, plotters::style::text_anchor::HPos::Right)
+                    } else {
+                        ((x1 - x0) * 0.01, plotters::style::text_anchor::HPos::Left)
+                    };
+                    let style =
+                        text(SMALL)
+                            .color(&l.color)
+                            .pos(plotters::style::text_anchor::Pos::new(
+                                h,
+                                plotters::style::text_anchor::VPos::Top,
+                            ));
+                    let pos = (x + dx, y1 - (y1 - y0) * 0.02);
+                    chart.draw_series(std::iter::once(Text::new(note.clone(), pos, style)))?;
                 }
             }
         }

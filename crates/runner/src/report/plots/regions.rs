@@ -18,8 +18,8 @@ use super::super::StudyContext;
 use super::super::analysis::Group;
 use super::super::page::Plan;
 use super::{
-    Axis, Figure, LegendItem, Panel, PanelFigure, PlotError, PlotFiles, SMALL, Series, Stroke, Swatch, frame,
-    grid_size, nth_color, ramp, text,
+    Axis, Figure, LegendItem, Panel, PanelFigure, PlotError, PlotFiles, SMALL, Series, Stroke,
+    Swatch, frame, grid_size, nth_color, ramp, text,
 };
 use crate::data::{DataSpec, Dataset};
 use crate::record::{RunRecord, Task};
@@ -37,7 +37,10 @@ impl SpecSource {
         if let Ok(study) = crate::store::StudyDir::new(study_dir).read_study() {
             for p in study.grid() {
                 if let Some(ds) = study.datasets.get(p.dataset) {
-                    by_id.insert(p.id.clone(), crate::execute::data_spec(ds, p.seed, &p.train));
+                    by_id.insert(
+                        p.id.clone(),
+                        crate::execute::data_spec(ds, p.seed, &p.train),
+                    );
                 }
             }
         }
@@ -74,12 +77,21 @@ impl DataCache {
         }
         let ds = crate::data::load(spec).map_err(|e| format!("cannot regenerate the data: {e}"))?;
         self.loaded.push((spec.clone(), ds));
-        Ok(&self.loaded.last().map(|x| &x.1).unwrap_or_else(|| unreachable!()))
+        Ok(&self
+            .loaded
+            .last()
+            .map(|x| &x.1)
+            .unwrap_or_else(|| unreachable!()))
     }
 }
 
 /// Evaluates `model` at raw (unstandardised) points given row-major.
-fn predict_raw(model: &depthlab_nn::Mlp, ds: &Dataset, mut raw: Vec<f32>, n_features: usize) -> Result<Matrix, String> {
+fn predict_raw(
+    model: &depthlab_nn::Mlp,
+    ds: &Dataset,
+    mut raw: Vec<f32>,
+    n_features: usize,
+) -> Result<Matrix, String> {
     if let Some(st) = &ds.standardizer {
         st.transform(&mut raw);
     }
@@ -134,18 +146,30 @@ fn dark(c: RGBColor) -> RGBColor {
 }
 
 impl RegionsFigure {
-    fn draw_panel<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>, p: &RegionPanel) -> Result<(), PlotError> {
+    fn draw_panel<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        p: &RegionPanel,
+    ) -> Result<(), PlotError> {
         let mut chart = ChartBuilder::on(area)
             .margin(6)
             .caption(&p.caption, text(SMALL))
-            .build_cartesian_2d(Axis::new(p.x.0, p.x.1, Vec::new(), Vec::new()), Axis::new(p.y.0, p.y.1, Vec::new(), Vec::new()))?;
+            .build_cartesian_2d(
+                Axis::new(p.x.0, p.x.1, Vec::new(), Vec::new()),
+                Axis::new(p.y.0, p.y.1, Vec::new(), Vec::new()),
+            )?;
+        chart.draw_series(p.rects.iter().map(|&(x0, x1, y0, y1, c)| {
+            Rectangle::new([(x0, y0), (x1, y1)], pastel(nth_color(c)).filled())
+        }))?;
         chart.draw_series(
-            p.rects
+            p.points
                 .iter()
-                .map(|&(x0, x1, y0, y1, c)| Rectangle::new([(x0, y0), (x1, y1)], pastel(nth_color(c)).filled())),
+                .map(|&(x, y, c)| Circle::new((x, y), 2, dark(nth_color(c)).filled())),
         )?;
-        chart.draw_series(p.points.iter().map(|&(x, y, c)| Circle::new((x, y), 2, dark(nth_color(c)).filled())))?;
-        chart.draw_series(std::iter::once(Rectangle::new([(p.x.0, p.y.0), (p.x.1, p.y.1)], BLACK.stroke_width(1))))?;
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(p.x.0, p.y.0), (p.x.1, p.y.1)],
+            BLACK.stroke_width(1),
+        )))?;
         Ok(())
     }
 }
@@ -171,11 +195,17 @@ impl Figure for RegionsFigure {
 }
 
 /// The runs to draw: for each (activation, depth) at `width`, the lowest-seed run with a model.
-fn picks<'a>(g: &'a Group<'a>, width: usize, depths: &[usize]) -> Vec<(String, usize, Option<&'a RunRecord>)> {
+fn picks<'a>(
+    g: &'a Group<'a>,
+    width: usize,
+    depths: &[usize],
+) -> Vec<(String, usize, Option<&'a RunRecord>)> {
     let mut out = Vec::new();
     for &d in depths {
         for act in &g.activations {
-            let run = g.get(act, d, width).and_then(|c| c.runs.iter().copied().find(|r| r.model_path.is_some()));
+            let run = g
+                .get(act, d, width)
+                .and_then(|c| c.runs.iter().copied().find(|r| r.model_path.is_some()));
             out.push((act.clone(), d, run));
         }
     }
@@ -211,7 +241,10 @@ pub(crate) fn plan_regions(
             ));
         }
     };
-    if g.configs.iter().all(|c| c.runs.iter().all(|r| r.model_path.is_none())) {
+    if g.configs
+        .iter()
+        .all(|c| c.runs.iter().all(|r| r.model_path.is_none()))
+    {
         return Err("no saved models in this study (records carry no model_path)".into());
     }
     let width = g.fixed_width(&ctx.settings).ok_or("no width")?;
@@ -227,7 +260,8 @@ pub(crate) fn plan_regions(
     let mut load = |r: &RunRecord| -> Result<(depthlab_nn::Mlp, DataSpec), String> {
         let rel = r.model_path.as_deref().unwrap_or_default();
         let path = ctx.study_dir.join(rel);
-        let model = depthlab_nn::load_safetensors(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let model =
+            depthlab_nn::load_safetensors(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let (spec, exact) = specs.spec(r);
         fallback |= !exact;
         Ok((model, spec))
@@ -248,7 +282,15 @@ pub(crate) fn plan_regions(
                     if let Targets::Classes { n_classes: k, .. } = &ds.data.y_train {
                         n_classes = n_classes.max(*k);
                     }
-                    region_panel(&model, ds, res, format!("{act} · depth {d} · test {:.0}%", r.test_accuracy.unwrap_or(f64::NAN) * 100.0))
+                    region_panel(
+                        &model,
+                        ds,
+                        res,
+                        format!(
+                            "{act} · depth {d} · test {:.0}%",
+                            r.test_accuracy.unwrap_or(f64::NAN) * 100.0
+                        ),
+                    )
                 });
                 match panel {
                     Ok(p) => panels.push(Some(p)),
@@ -264,7 +306,11 @@ pub(crate) fn plan_regions(
             let mut legend: Vec<LegendItem> = (0..n_classes)
                 .map(|c| LegendItem::new(format!("class {c}"), pastel(nth_color(c)), Swatch::Box))
                 .collect();
-            legend.push(LegendItem::new("training points", dark(nth_color(0)), Swatch::Box));
+            legend.push(LegendItem::new(
+                "training points",
+                dark(nth_color(0)),
+                Swatch::Box,
+            ));
             let fig = RegionsFigure {
                 title: format!("{}: decision regions, width {width}", g.title()),
                 rows: depths.len(),
@@ -273,7 +319,7 @@ pub(crate) fn plan_regions(
                 legend,
             };
             (
-                plan.add(fig, &format!("{slug}-6-decision-regions")),
+                plan.add(fig, &format!("{slug}/6-decision-regions")),
                 format!(
                     "Plot 6. Decision regions of one model (lowest seed) per depth (rows) and activation (columns) at width {width}, with the training points drawn over them in their class colour. Identity networks can only cut the plane with one straight line per class boundary, at any depth."
                 ),
@@ -317,13 +363,14 @@ pub(crate) fn plan_regions(
             for p in &mut panels {
                 p.series.insert(0, data.clone());
             }
-            let mut legend = vec![LegendItem::new("training data", RGBColor(150, 150, 150), Swatch::Box)];
-            legend.extend(
-                depths
-                    .iter()
-                    .enumerate()
-                    .map(|(i, d)| LegendItem::new(format!("depth {d}"), ramp(i, depths.len()), Swatch::Line)),
-            );
+            let mut legend = vec![LegendItem::new(
+                "training data",
+                RGBColor(150, 150, 150),
+                Swatch::Box,
+            )];
+            legend.extend(depths.iter().enumerate().map(|(i, d)| {
+                LegendItem::new(format!("depth {d}"), ramp(i, depths.len()), Swatch::Line)
+            }));
             let mut fig = PanelFigure {
                 title: format!("{}: fitted curves, width {width}", g.title()),
                 panels,
@@ -333,7 +380,7 @@ pub(crate) fn plan_regions(
             };
             fig.share_y();
             (
-                plan.add(fig, &format!("{slug}-6-fitted-curves")),
+                plan.add(fig, &format!("{slug}/6-fitted-curves")),
                 format!(
                     "Plot 6. Fitted curves of one model (lowest seed) per depth at width {width}, one panel per activation, over the training data. A ReLU network's curve is piecewise linear: a sum of kinks bending toward the target; identity networks fit a straight line at any depth."
                 ),
@@ -341,7 +388,12 @@ pub(crate) fn plan_regions(
         }
     };
     if !failures.is_empty() {
-        notes.push(format!("plot 6 of {}: {} model(s) not drawn: {}", g.title(), failures.len(), failures.join("; ")));
+        notes.push(format!(
+            "plot 6 of {}: {} model(s) not drawn: {}",
+            g.title(),
+            failures.len(),
+            failures.join("; ")
+        ));
     }
     if fallback {
         notes.push(format!(
@@ -369,7 +421,12 @@ fn bounds(raw: &Matrix, c: usize) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
-fn region_panel(model: &depthlab_nn::Mlp, ds: &Dataset, res: usize, caption: String) -> Result<RegionPanel, String> {
+fn region_panel(
+    model: &depthlab_nn::Mlp,
+    ds: &Dataset,
+    res: usize,
+    caption: String,
+) -> Result<RegionPanel, String> {
     let (x0, x1) = bounds(&ds.raw_x_train, 0);
     let (y0, y1) = bounds(&ds.raw_x_train, 1);
     let (dx, dy) = ((x1 - x0) / res as f64, (y1 - y0) / res as f64);
@@ -386,9 +443,19 @@ fn region_panel(model: &depthlab_nn::Mlp, ds: &Dataset, res: usize, caption: Str
         let mut start = 0;
         let mut class = argmax(out.row(j * res));
         for i in 1..=res {
-            let c = if i < res { argmax(out.row(j * res + i)) } else { usize::MAX };
+            let c = if i < res {
+                argmax(out.row(j * res + i))
+            } else {
+                usize::MAX
+            };
             if c != class {
-                rects.push((x0 + start as f64 * dx, x0 + i as f64 * dx, y0 + j as f64 * dy, y0 + (j + 1) as f64 * dy, class));
+                rects.push((
+                    x0 + start as f64 * dx,
+                    x0 + i as f64 * dx,
+                    y0 + j as f64 * dy,
+                    y0 + (j + 1) as f64 * dy,
+                    class,
+                ));
                 start = i;
                 class = c;
             }
@@ -425,7 +492,10 @@ fn data_points(ds: &Dataset) -> Series {
     let stride = n.div_ceil(400).max(1);
     Series {
         color: RGBColor(150, 150, 150),
-        points: (0..n).step_by(stride).map(|i| (f64::from(ds.raw_x_train.row(i)[0]), ys[i])).collect(),
+        points: (0..n)
+            .step_by(stride)
+            .map(|i| (f64::from(ds.raw_x_train.row(i)[0]), ys[i]))
+            .collect(),
         band: Vec::new(),
         stroke: Stroke::None,
         markers: true,
@@ -436,7 +506,13 @@ fn data_points(ds: &Dataset) -> Series {
 fn fitted_curve(model: &depthlab_nn::Mlp, ds: &Dataset) -> Result<Vec<(f64, f64)>, String> {
     let (x0, x1) = bounds(&ds.raw_x_train, 0);
     let n = 240;
-    let xs: Vec<f64> = (0..n).map(|i| x0 + (x1 - x0) * i as f64 / (n - 1) as f64).collect();
+    let xs: Vec<f64> = (0..n)
+        .map(|i| x0 + (x1 - x0) * i as f64 / (n - 1) as f64)
+        .collect();
     let out = predict_raw(model, ds, xs.iter().map(|&x| x as f32).collect(), 1)?;
-    Ok(xs.iter().enumerate().map(|(i, &x)| (x, f64::from(out.row(i)[0]))).collect())
+    Ok(xs
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| (x, f64::from(out.row(i)[0])))
+        .collect())
 }
