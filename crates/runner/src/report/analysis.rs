@@ -402,6 +402,9 @@ pub(crate) fn analyse<'a>(
     out
 }
 
+/// Sort key of a grid cell: activation (in reading order), depth, width.
+type CellKey = ((usize, String), usize, usize);
+
 fn build_group<'a>(
     dataset: &str,
     variant: Variant,
@@ -412,7 +415,7 @@ fn build_group<'a>(
 ) -> Group<'a> {
     let first = runs[0];
     let metric = Metric(first.task);
-    let mut cells: BTreeMap<((usize, String), usize, usize), Vec<&'a RunRecord>> = BTreeMap::new();
+    let mut cells: BTreeMap<CellKey, Vec<&'a RunRecord>> = BTreeMap::new();
     for &r in runs {
         cells
             .entry((activation_order(&r.activation), r.depth, r.width))

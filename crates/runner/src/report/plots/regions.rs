@@ -77,11 +77,8 @@ impl DataCache {
         }
         let ds = crate::data::load(spec).map_err(|e| format!("cannot regenerate the data: {e}"))?;
         self.loaded.push((spec.clone(), ds));
-        Ok(&self
-            .loaded
-            .last()
-            .map(|x| &x.1)
-            .unwrap_or_else(|| unreachable!()))
+        let last = self.loaded.len() - 1;
+        Ok(&self.loaded[last].1)
     }
 }
 

@@ -24,7 +24,9 @@ pub(crate) fn binned<'c, 'a: 'c>(
     configs: impl Iterator<Item = &'c Config<'a>>,
     value: impl Fn(&Config<'a>) -> Vec<f64>,
 ) -> Vec<(f64, f64, f64, f64)> {
-    let mut bins: BTreeMap<i64, (Vec<f64>, Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    // Per bin: log10 parameter counts, configuration means, every single-run value.
+    type Bin = (Vec<f64>, Vec<f64>, Vec<f64>);
+    let mut bins: BTreeMap<i64, Bin> = BTreeMap::new();
     for c in configs {
         let vals = value(c);
         if vals.is_empty() || c.params == 0 {
