@@ -238,3 +238,35 @@ fn settings_parse_from_a_toml_report_table() {
     );
     assert!(toml::from_str::<ReportSettings>("no_such_key = 1\n").is_err());
 }
+
+#[test]
+fn default_sized_study_renders_in_seconds() {
+    // The default study's shape: 3 datasets × depths 0..=6 × 7 widths × 4 activations × 3
+    // seeds = 1,764 runs, with 60-epoch curves.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut records = Vec::new();
+    for ds in ["xor", "spirals", "digits"] {
+        let mut s = Synth::classification("default", ds);
+        s.depths = (0..=6).collect();
+        s.widths = vec![2, 4, 8, 16, 32, 64, 128];
+        s.activations = ["identity", "relu", "tanh", "sigmoid"]
+            .map(String::from)
+            .to_vec();
+        s.seeds = 3;
+        s.epochs = 60;
+        if ds == "digits" {
+            s.features = 64;
+            s.outputs = 10;
+        }
+        records.extend(s.records());
+    }
+    assert_eq!(records.len(), 1764);
+    let out = out_dir(tmp.path(), "default");
+    let t = std::time::Instant::now();
+    let summary =
+        write_study_report(&records, &StudyContext::new("default", tmp.path(), &out)).unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    assert!(secs < 20.0, "report took {secs:.1} s");
+    assert_eq!(summary.configurations, 3 * 7 * 7 * 4);
+    check_report_dir(&out, &summary.files);
+}

@@ -703,9 +703,20 @@ pub(crate) fn summarise(g: &Group<'_>, s: &ReportSettings) -> Vec<String> {
     out
 }
 
+/// The "near best" tolerance in words: "1 point", "2.5 points", "10% in MSE".
+fn tolerance(m: super::metric::Metric, s: &ReportSettings) -> String {
+    if m.higher_is_better() {
+        let p = s.near_best_points;
+        format!("{p} point{}", if p == 1.0 { "" } else { "s" })
+    } else {
+        format!("{:.0}% in MSE", s.near_best_mse_ratio * 100.0)
+    }
+}
+
 /// How depth affects one activation, at the width where that activation did best.
 fn depth_sentence(g: &Group<'_>, act: &str, s: &ReportSettings) -> Option<String> {
     let m = g.metric;
+    let tol = tolerance(m, s);
     let tests: Vec<f64> = g.of_activation(act).filter_map(Config::test_mean).collect();
     if act == "identity" && !tests.is_empty() {
         let lo = tests.iter().copied().fold(f64::INFINITY, f64::min);
@@ -753,7 +764,7 @@ fn depth_sentence(g: &Group<'_>, act: &str, s: &ReportSettings) -> Option<String
         )
     } else {
         format!(
-            "For {act} at width {w}, depth beyond {enough} stops helping (best {} at depth {}).",
+            "For {act} at width {w}, depth beyond {enough} adds less than {tol} (best {} at depth {}).",
             m.fmt(top),
             line.iter().find(|&&(_, t)| t == top).map_or(0, |p| p.0)
         )

@@ -151,7 +151,7 @@ fn thresholds(s: &ReportSettings, tasks: &[Task]) -> Vec<String> {
         ));
     }
     out.push(format!(
-        "\"Near best\" means within {} accuracy points (classification) or {:.0}% of the lowest MSE (regression). Set these in the study TOML's [report] table.",
+        "\"Near best\" means within {} accuracy point(s) (classification) or {:.0}% of the lowest MSE (regression). Set these in the study TOML's [report] table.",
         s.near_best_points,
         s.near_best_mse_ratio * 100.0
     ));
