@@ -232,6 +232,12 @@ fn malformed_estimates_name_the_file() {
     std::fs::write(&bad, negative).unwrap();
     let err = write_bench_report(&opts).unwrap_err();
     assert!(err.to_string().contains("lower <= point <= upper"), "{err}");
+
+    // A benchmark directory that lost its estimates is malformed as well (bad input, exit 2).
+    std::fs::remove_file(&bad).unwrap();
+    let err = write_bench_report(&opts).unwrap_err();
+    assert!(matches!(err, BenchReportError::Malformed { .. }), "{err}");
+    assert!(err.to_string().contains("missing"), "{err}");
 }
 
 #[test]

@@ -133,9 +133,19 @@ struct RawEstimates {
 }
 
 fn read(path: &Path) -> Result<String, BenchReportError> {
-    std::fs::read_to_string(path).map_err(|source| BenchReportError::Io {
-        path: path.to_path_buf(),
-        source,
+    std::fs::read_to_string(path).map_err(|source| {
+        // A benchmark directory missing one of its files is a damaged tree, not an I/O fault.
+        if source.kind() == std::io::ErrorKind::NotFound {
+            BenchReportError::Malformed {
+                path: path.to_path_buf(),
+                reason: "missing (criterion writes it beside benchmark.json)".to_string(),
+            }
+        } else {
+            BenchReportError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
     })
 }
 
