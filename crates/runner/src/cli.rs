@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use depthlab_runner::data;
 use depthlab_runner::execute::{self, ModelOut};
 use depthlab_runner::record::RunRecord;
+use depthlab_runner::report;
 use depthlab_runner::shard::Shard;
 use depthlab_runner::store::{self, StudyDir};
 use depthlab_runner::study::{self, DatasetConfig, GridPoint, OptimizerKind, Study, TrainSettings};
@@ -349,18 +350,29 @@ fn cmd_run(a: RunArgs) -> Result<u8> {
             progress::duration(started.elapsed().as_secs_f64()),
         );
     }
+    // A partial study still gets its report; failures then decide the exit code.
+    if !a.no_report && shard.is_all() && !summary.records.is_empty() {
+        let report_dir = Path::new(REPORTS_DIR).join(&plan.study.name);
+        write_report(
+            &plan.study,
+            plan.out.root(),
+            &summary.records,
+            &report_dir,
+            a.quiet,
+        )?;
+        if !a.quiet {
+            eprintln!("report: {}", report_dir.join("index.html").display());
+        }
+    }
     if !summary.failed.is_empty() {
         for (id, msg) in &summary.failed {
             eprintln!("depthlab: run {id} failed: {msg}");
         }
+        eprintln!(
+            "depthlab: {} runs failed; rerun the same command to retry them",
+            summary.failed.len()
+        );
         return Ok(1);
-    }
-    if !a.no_report && shard.is_all() {
-        let report_dir = Path::new(REPORTS_DIR).join(&plan.study.name);
-        write_report(&plan.study, plan.out.root(), &summary.records, &report_dir)?;
-        if !a.quiet {
-            eprintln!("report: {}", report_dir.join("index.html").display());
-        }
     }
     Ok(0)
 }
@@ -567,18 +579,20 @@ fn cmd_report(a: ReportArgs) -> Result<u8> {
     let out = a
         .out
         .unwrap_or_else(|| Path::new(REPORTS_DIR).join(&study.name));
-    write_report(&study, &a.dir, &records, &out)?;
+    write_report(&study, &a.dir, &records, &out, false)?;
     eprintln!("report: {}", out.join("index.html").display());
     Ok(0)
 }
 
 fn cmd_compare(a: CompareArgs) -> Result<u8> {
     let (sa, ra) = load_study_dir(&a.a)?;
-    let (sb, rb) = load_study_dir(&a.b)?;
+    let (_, rb) = load_study_dir(&a.b)?;
     let out = a.out.unwrap_or_else(|| {
         Path::new(REPORTS_DIR).join(format!("compare-{}-{}", dir_name(&a.a), dir_name(&a.b)))
     });
-    compare_report(&sa, &a.a, &ra, &sb, &a.b, &rb, &out)?;
+    // Directory names, not study names: comparing two runs of one study is the common case.
+    let (na, nb) = (dir_name(&a.a), dir_name(&a.b));
+    report::compare_studies((&na, &ra), (&nb, &rb), &out, &sa.report).map_err(report_error)?;
     eprintln!("report: {}", out.join("index.html").display());
     Ok(0)
 }
@@ -610,22 +624,36 @@ fn cmd_bench_report(a: BenchReportArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// Writes a study report (wired to the report module).
-fn write_report(_study: &Study, _dir: &Path, _records: &[RunRecord], _out: &Path) -> Result<()> {
-    Err(anyhow!("reports are not available in this build yet"))
+/// Maps a report error to bad input (exit 2) or a failure (exit 1).
+fn report_error(e: report::ReportError) -> anyhow::Error {
+    match e {
+        report::ReportError::NoRecords { .. } | report::ReportError::Settings(_) => bad(e),
+        other => anyhow::Error::new(other),
+    }
 }
 
-/// Writes a comparison report (wired to the report module).
-fn compare_report(
-    _sa: &Study,
-    _da: &Path,
-    _ra: &[RunRecord],
-    _sb: &Study,
-    _db: &Path,
-    _rb: &[RunRecord],
-    _out: &Path,
+/// Writes a study report and prints its findings unless `quiet`.
+fn write_report(
+    study: &Study,
+    dir: &Path,
+    records: &[RunRecord],
+    out: &Path,
+    quiet: bool,
 ) -> Result<()> {
-    Err(anyhow!(
-        "comparison reports are not available in this build yet"
-    ))
+    let ctx = report::StudyContext {
+        name: study.name.clone(),
+        study_dir: dir.to_path_buf(),
+        out_dir: out.to_path_buf(),
+        settings: study.report.clone(),
+    };
+    let summary = report::write_study_report(records, &ctx).map_err(report_error)?;
+    if !quiet {
+        for line in &summary.summary {
+            eprintln!("  {line}");
+        }
+        for note in &summary.notes {
+            eprintln!("note: {note}");
+        }
+    }
+    Ok(())
 }

@@ -18,9 +18,7 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use toml::Spanned;
 
-/// Report thresholds from the study's `[report]` table; kept opaque until the report module
-/// defines its settings type.
-pub type ReportSettings = toml::Table;
+use crate::report::ReportSettings;
 
 /// The built-in default study, exactly as `depthlab init` writes it.
 pub const DEFAULT_STUDY_TOML: &str = include_str!("default_study.toml");
@@ -477,7 +475,7 @@ struct RawStudy {
     #[serde(default)]
     save_models: SaveModels,
     #[serde(default)]
-    report: ReportSettings,
+    report: Option<Spanned<ReportSettings>>,
 }
 
 #[derive(Deserialize)]
@@ -883,12 +881,24 @@ impl RawStudy {
             });
         }
 
+        let report = match self.report {
+            Some(r) => {
+                let span = r.span();
+                let settings = r.into_inner();
+                settings
+                    .validate()
+                    .map_err(|m| cx.err(span, format!("[report]: {m}")))?;
+                settings
+            }
+            None => ReportSettings::default(),
+        };
+
         Ok(Study {
             name,
             datasets,
             axes: axes_v,
             save_models: self.save_models,
-            report: self.report,
+            report,
             source: cx.source.to_string(),
             origin: cx.origin.to_string(),
         })

@@ -232,3 +232,17 @@ fn shards_cover_the_grid_exactly_once() {
         assert!(seen.iter().all(|&c| c == 1), "n = {n}");
     }
 }
+
+#[test]
+fn report_thresholds_are_read_and_checked() {
+    let study = Study::parse(&format!("{TINY}\n[report]\noverfit_gap = 7.5\n"), "t").unwrap();
+    assert_eq!(study.report.overfit_gap, 7.5);
+    let (line, _, msg) = invalid(&format!("{TINY}\n[report]\nunderfit_accuracy = 140.0\n"));
+    assert!(line >= 10, "{line}");
+    assert!(
+        msg.contains("underfit_accuracy") && msg.contains("140"),
+        "{msg}"
+    );
+    let (_, _, msg) = invalid(&format!("{TINY}\n[report]\nunderfit = 1\n"));
+    assert!(msg.contains("underfit"), "{msg}");
+}

@@ -253,3 +253,47 @@ fn the_binary_runs_a_study_in_plain_progress_mode() {
     );
     assert!(String::from_utf8_lossy(&merged.stderr).contains("16 records"));
 }
+
+#[test]
+fn run_writes_the_report_and_report_and_compare_commands_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    let small = TINY
+        .replace("seeds = [0, 1]", "seeds = [0]")
+        .replace("widths = [3, 5]", "widths = [3]");
+    fs::write(tmp.path().join("tiny.toml"), &small).unwrap();
+    let depthlab = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_depthlab"))
+            .args(args)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        err
+    };
+    let err = depthlab(&["run", "tiny.toml", "--quiet"]);
+    assert!(err.is_empty(), "--quiet prints nothing: {err}");
+    assert!(
+        tmp.path().join("reports/tiny/index.html").is_file(),
+        "run ends with the report"
+    );
+    assert!(tmp.path().join("reports/tiny/README.md").is_file());
+
+    depthlab(&["report", "runs/tiny", "--out", "elsewhere"]);
+    assert!(tmp.path().join("elsewhere/index.html").is_file());
+
+    depthlab(&[
+        "run",
+        "tiny.toml",
+        "--out",
+        "runs/again",
+        "--quiet",
+        "--no-report",
+    ]);
+    depthlab(&["compare", "runs/tiny", "runs/again"]);
+    assert!(
+        tmp.path()
+            .join("reports/compare-tiny-again/index.html")
+            .is_file()
+    );
+}
