@@ -15,6 +15,9 @@ fn compare_matches_runs_by_id_and_reports_deltas() {
     synth_b.shift = 3.0;
     synth_b.widths.push(256); // grid points only B has
     let mut b = synth_b.records();
+    for r in &mut b {
+        r.learning_rate = 0.003; // B differs in a fixed setting, as compared studies usually do
+    }
     b.extend(Synth::regression("b", "sin").records()); // a dataset only B has
     let out = match std::env::var_os("DEPTHLAB_REPORT_KEEP") {
         Some(d) => PathBuf::from(d).join("compare-a-b"),

@@ -240,8 +240,16 @@ pub(crate) fn compare(
         }
 
         body.push(Block::Heading(2, format!("Dataset: {}", da.dataset)));
-        for ga in &da.groups {
-            let Some(gb) = db.groups.iter().find(|g| g.variant == ga.variant) else {
+        for (gi, ga) in da.groups.iter().enumerate() {
+            // Same training variant when B has it; otherwise the variant at the same position
+            // (comparing studies that differ in a fixed setting, e.g. the learning rate, is the
+            // main use of `compare`).
+            let Some(gb) = db
+                .groups
+                .iter()
+                .find(|g| g.variant == ga.variant)
+                .or_else(|| db.groups.get(gi))
+            else {
                 continue;
             };
             if da.groups.len() > 1 {
