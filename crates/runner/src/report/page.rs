@@ -387,6 +387,7 @@ pub(crate) fn study_report(
     let mut files: Vec<PathBuf> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
     let mut summary: Vec<String> = Vec::new();
+    let mut summary_blocks: Vec<(String, Vec<String>)> = Vec::new();
     let mut body: Vec<Block> = Vec::new();
     let mut tasks: Vec<Task> = Vec::new();
 
@@ -416,7 +417,9 @@ pub(crate) fn study_report(
         )));
         for g in &d.groups {
             let m = g.metric;
-            summary.extend(analysis::summarise(g, s));
+            let lines = analysis::summarise(g, s);
+            summary_blocks.push((d.dataset.clone(), lines.clone()));
+            summary.extend(lines);
             if d.groups.len() > 1 {
                 body.push(Block::Heading(3, g.title()));
             }
@@ -519,7 +522,11 @@ pub(crate) fn study_report(
                 format!("{}: double descent", d.dataset),
                 format!("Plot 8. Test error against parameter count at depth {depth}, one line per label-noise level or training-set size (band = min–max over seeds); the dashed line marks the interpolation threshold, parameters = training samples × outputs."),
             ));
-            summary.extend(double_descent_sentence(d, depth, s));
+            let lines = double_descent_sentence(d, depth, s);
+            if let Some(last) = summary_blocks.last_mut() {
+                last.1.extend(lines.clone());
+            }
+            summary.extend(lines);
         }
     }
 
@@ -546,7 +553,23 @@ pub(crate) fn study_report(
         env!("CARGO_PKG_VERSION"),
     ))];
     blocks.push(Block::Heading(2, "Summary".into()));
-    blocks.push(Block::List(summary.clone()));
+    // One list per dataset (its variants' sentences together), so a mixed study reads in
+    // sections.
+    let mut merged: Vec<(String, Vec<String>)> = Vec::new();
+    for (dataset, lines) in summary_blocks {
+        match merged.last_mut() {
+            Some((d, l)) if *d == dataset => l.extend(lines),
+            _ => merged.push((dataset, lines)),
+        }
+    }
+    if merged.len() == 1 {
+        blocks.push(Block::List(summary.clone()));
+    } else {
+        for (dataset, lines) in merged {
+            blocks.push(Block::Heading(3, format!("Summary: {dataset}")));
+            blocks.push(Block::List(lines));
+        }
+    }
     blocks.push(Block::Heading(2, "Fit verdicts and thresholds".into()));
     blocks.push(Block::List(thresholds(s, &tasks)));
     blocks.extend(body);

@@ -76,7 +76,7 @@ impl Heatmap {
                 .map(|i| {
                     let t = i as f64 / (steps - 1) as f64;
                     let v = h.value_at(t);
-                    LegendItem::new(h.cell_label(v), viridis(t), Swatch::Box)
+                    LegendItem::new(m.fmt(v), viridis(t), Swatch::Box)
                 })
                 .collect();
         }
