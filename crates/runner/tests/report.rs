@@ -270,3 +270,52 @@ fn default_sized_study_renders_in_seconds() {
     assert_eq!(summary.configurations, 3 * 7 * 7 * 4);
     check_report_dir(&out, &summary.files);
 }
+
+#[test]
+fn summary_sentences_follow_the_numbers() {
+    // relu: depth 1 -> 90 %, depth 2 -> 97 %, depth 3 -> 97.5 % (within 1 point of depth 2);
+    // identity: 50 % at every depth.
+    let mut synth = Synth::classification("sum", "spirals");
+    synth.depths = vec![1, 2, 3];
+    synth.widths = vec![16];
+    synth.activations = vec!["identity".into(), "relu".into()];
+    synth.seeds = 1;
+    let mut records = synth.records();
+    for r in &mut records {
+        let test = match (r.activation.as_str(), r.depth) {
+            ("identity", _) => 50.0,
+            (_, 1) => 90.0,
+            (_, 2) => 97.0,
+            _ => 97.5,
+        };
+        r.train_accuracy = Some((test + 1.0) / 100.0);
+        r.test_accuracy = Some(test / 100.0);
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let summary = write_study_report(
+        &records,
+        &StudyContext::new("sum", tmp.path(), tmp.path().join("out")),
+    )
+    .unwrap();
+    let text = summary.summary.join("\n");
+    assert!(
+        text.contains("the best test accuracy is 97.5% by relu d3-w16"),
+        "{text}"
+    );
+    assert!(
+        text.contains("smallest model within 1 point of it is relu d2-w16"),
+        "{text}"
+    );
+    assert!(
+        text.contains("identity at width 16 stays between 50.0% and 50.0%"),
+        "{text}"
+    );
+    assert!(
+        text.contains("For relu at width 16, depth beyond 2 adds less than 1 point"),
+        "{text}"
+    );
+    assert!(
+        text.contains("3 underfit, 3 are good and 0 overfit"),
+        "{text}"
+    );
+}

@@ -717,15 +717,27 @@ fn tolerance(m: super::metric::Metric, s: &ReportSettings) -> String {
 fn depth_sentence(g: &Group<'_>, act: &str, s: &ReportSettings) -> Option<String> {
     let m = g.metric;
     let tol = tolerance(m, s);
-    let tests: Vec<f64> = g.of_activation(act).filter_map(Config::test_mean).collect();
-    if act == "identity" && !tests.is_empty() {
-        let lo = tests.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = tests.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if act == "identity" {
+        // At the widest width, so a narrow bottleneck (which limits the rank of the linear
+        // map) does not blur the point: depth adds nothing to a linear network.
+        let w = *g.widths.last()?;
+        let tests: Vec<(usize, f64)> = g
+            .depths
+            .iter()
+            .filter_map(|&d| g.get(act, d, w).and_then(|c| c.test_mean().map(|t| (d, t))))
+            .collect();
+        if tests.len() < 2 {
+            return None;
+        }
+        let lo = tests.iter().map(|t| t.1).fold(f64::INFINITY, f64::min);
+        let hi = tests.iter().map(|t| t.1).fold(f64::NEG_INFINITY, f64::max);
         return Some(format!(
-            "identity stays between {} and {} test {} at every depth and width: stacked linear layers are one linear map.",
+            "identity at width {w} stays between {} and {} test {} at every depth from {} to {}: stacked linear layers are one linear map.",
             m.fmt(lo),
             m.fmt(hi),
-            m.name()
+            m.name(),
+            tests[0].0,
+            tests[tests.len() - 1].0
         ));
     }
     let best = g.best(g.of_activation(act))?;
