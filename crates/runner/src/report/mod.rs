@@ -3,11 +3,15 @@
 //! # Entry points
 //! - [`write_study_report`]`(records, &StudyContext)` writes `index.html` (self-contained: SVG
 //!   plots next to it, no JavaScript, no network), `README.md` (the same content with PNG
-//!   plots), `plots/*.svg|png`, `verdicts.csv`, `verdicts.md` and a copy of the study's
-//!   `meta.json` into [`StudyContext::out_dir`]. Called by `depthlab report runs/<study>` and at
-//!   the end of `depthlab run`.
+//!   plots), `plots/<dataset>[-<variant>]/<n>-<name>.svg|png`, `verdicts.csv`, `verdicts.md` and
+//!   a copy of the study's `meta.json` into [`StudyContext::out_dir`]. Called by
+//!   `depthlab report runs/<study>` and at the end of `depthlab run`. Plot 6 loads
+//!   `RunRecord::model_path` models from [`StudyContext::study_dir`] and regenerates their
+//!   training data from the `study.toml` stored there; without either it is skipped with a note
+//!   ([`ReportSummary::notes`]).
 //! - [`compare_studies`]`((name_a, records_a), (name_b, records_b), out, &settings)` writes the
-//!   same kind of page comparing two studies run by run (matched by id). Called by
+//!   same kind of page comparing two studies run by run (matched by id; deltas B − A of test
+//!   metric, gap and time; overlaid plots; `deltas.csv`). Called by
 //!   `depthlab compare runs/A runs/B` with `out = reports/compare-A-B`.
 //! - [`fit_verdicts`] gives the verdict of every configuration without writing anything.
 //!

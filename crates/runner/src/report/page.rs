@@ -112,7 +112,7 @@ fn config_row(m: Metric, first: String, c: &Config<'_>) -> Vec<String> {
         opt(m, c.test_mean()),
         c.gap.map_or("–".into(), |g| m.fmt_gap(g.mean)),
         c.verdict.to_string(),
-        c.wall.map_or("–".into(), |w| format!("{:.2}", w.mean)),
+        c.wall.map_or("–".into(), |w| fmt_sig(w.mean)),
     ]
 }
 
