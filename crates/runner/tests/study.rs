@@ -246,3 +246,18 @@ fn report_thresholds_are_read_and_checked() {
     let (_, _, msg) = invalid(&format!("{TINY}\n[report]\nunderfit = 1\n"));
     assert!(msg.contains("underfit"), "{msg}");
 }
+
+#[test]
+fn the_commented_report_table_of_the_default_study_is_valid_when_uncommented() {
+    let text = depthlab_runner::study::DEFAULT_STUDY_TOML;
+    let (head, tail) = text
+        .split_once("# [report]")
+        .expect("the default study shows [report]");
+    let uncommented: String = tail
+        .lines()
+        .map(|l| l.strip_prefix("# ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let study = Study::parse(&format!("{head}[report]{uncommented}\n"), "t").unwrap();
+    assert_eq!(study.report.underfit_accuracy, 90.0);
+}
