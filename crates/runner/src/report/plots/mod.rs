@@ -293,7 +293,12 @@ pub(crate) fn ticks(lo: f64, hi: f64, log: bool, integer: bool) -> (Vec<f64>, Ve
     if !log {
         let mut step = nice_step(hi - lo, 6.0);
         if integer {
-            step = step.max(1.0).round();
+            // Depths and epochs: every integer while they fit, else a whole-number step.
+            step = if hi - lo <= 12.0 {
+                1.0
+            } else {
+                step.max(1.0).round()
+            };
         }
         let light = multiples(lo, hi, step / 2.0);
         return (multiples(lo, hi, step), light);
