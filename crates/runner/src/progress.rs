@@ -1,14 +1,14 @@
 //! Progress on stderr: an indicatif bar on a terminal (runs done/total, ETA, best test
 //! accuracy so far), one plain line per finished run otherwise (logs, CI, Slurm output files).
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use depthlab_runner::execute::ExecError;
 use depthlab_runner::record::{EpochPoint, RunOutcome, RunRecord};
 use depthlab_runner::sweep::{Observer, SweepStart};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// `1m05s`-style duration.
 pub fn duration(secs: f64) -> String {
@@ -113,11 +113,12 @@ impl Observer for Lines {
         eprintln!("{}", start_line(s));
     }
 
-    fn finished(&self, r: &RunRecord) {
+    fn finished(&self, r: &RunRecord, progress: f64) {
         let n = self.done.fetch_add(1, Ordering::Relaxed) + 1;
         let total = self.total.load(Ordering::Relaxed);
         let width = total.to_string().len();
-        eprintln!("[{n:>width$}/{total}] {}", record_line(r));
+        let pct = 100.0 * progress;
+        eprintln!("[{n:>width$}/{total} {pct:>3.0}%] {}", record_line(r));
     }
 
     fn failed(&self, id: &str, e: &ExecError) {
@@ -125,25 +126,45 @@ impl Observer for Lines {
     }
 }
 
+/// Units of the bar's length: the bar and its ETA follow estimated work, not run counts,
+/// because the longest runs are started first.
+const BAR_UNITS: u64 = 10_000;
+
 /// A terminal progress bar.
 #[derive(Debug)]
 pub struct Bar {
     bar: ProgressBar,
+    done: Arc<AtomicUsize>,
+    total: Arc<AtomicUsize>,
     best: Mutex<Option<(f64, String)>>,
 }
 
 impl Bar {
-    /// A hidden bar, shown by `begin`.
+    /// A bar, drawn from `begin` on.
     pub fn new() -> Self {
-        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        let done = Arc::new(AtomicUsize::new(0));
+        let total = Arc::new(AtomicUsize::new(0));
+        let (d, t) = (Arc::clone(&done), Arc::clone(&total));
+        let runs = move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(
+                w,
+                "{}/{} runs",
+                d.load(Ordering::Relaxed),
+                t.load(Ordering::Relaxed)
+            );
+        };
         let style = ProgressStyle::with_template(
-            "{bar:30.cyan/blue} {pos}/{len} runs  {elapsed_precise} ETA {eta}  {msg}",
+            "{bar:30.cyan/blue} {runs}  {elapsed_precise} ETA {eta}  {msg}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key("runs", runs)
         .progress_chars("=> ");
+        let bar = ProgressBar::with_draw_target(Some(BAR_UNITS), ProgressDrawTarget::stderr());
         bar.set_style(style);
         Bar {
             bar,
+            done,
+            total,
             best: Mutex::new(None),
         }
     }
@@ -152,11 +173,12 @@ impl Bar {
 impl Observer for Bar {
     fn begin(&self, s: &SweepStart) {
         self.bar.println(start_line(s));
-        self.bar.set_length(s.to_run as u64);
+        self.total.store(s.to_run, Ordering::Relaxed);
         self.bar.enable_steady_tick(Duration::from_millis(500));
     }
 
-    fn finished(&self, r: &RunRecord) {
+    fn finished(&self, r: &RunRecord, progress: f64) {
+        self.done.fetch_add(1, Ordering::Relaxed);
         if let Some(acc) = r.test_accuracy
             && let Ok(mut best) = self.best.lock()
             && best.as_ref().is_none_or(|(b, _)| acc > *b)
@@ -165,7 +187,8 @@ impl Observer for Bar {
             self.bar
                 .set_message(format!("best test acc {acc:.3} ({})", r.id));
         }
-        self.bar.inc(1);
+        self.bar
+            .set_position((progress * BAR_UNITS as f64).round() as u64);
     }
 
     fn failed(&self, id: &str, e: &ExecError) {

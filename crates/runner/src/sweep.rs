@@ -69,8 +69,9 @@ pub trait Observer: Sync {
     /// Before the first run: grid size, this shard's size, how many are already recorded,
     /// pool size, and the interrupted line that was dropped, if any.
     fn begin(&self, plan: &SweepStart);
-    /// A run finished and was stored.
-    fn finished(&self, record: &RunRecord);
+    /// A run finished and was stored; `progress` is the estimated fraction of this sweep's
+    /// work now done (runs differ in cost by orders of magnitude, so counts mislead an ETA).
+    fn finished(&self, record: &RunRecord, progress: f64);
     /// A run failed; the sweep goes on with the others.
     fn failed(&self, id: &str, error: &ExecError);
 }
@@ -81,7 +82,7 @@ pub struct Silent;
 
 impl Observer for Silent {
     fn begin(&self, _: &SweepStart) {}
-    fn finished(&self, _: &RunRecord) {}
+    fn finished(&self, _: &RunRecord, _: f64) {}
     fn failed(&self, _: &str, _: &ExecError) {}
 }
 
@@ -157,17 +158,38 @@ impl RunPlan {
     }
 }
 
-/// A cheap cost estimate (multiply-adds per epoch times epochs) used to start long runs first.
-fn cost(p: &GridPoint, n_features: usize) -> f64 {
+/// The sizes of a dataset that decide how long a run on it takes.
+#[derive(Debug, Clone, Copy)]
+struct DataShape {
+    n_features: usize,
+    n_outputs: usize,
+    n_train: usize,
+}
+
+/// Per-step overhead of one layer in multiply-add equivalents (kernel calls, activations,
+/// optimizer), so that small models on many small batches are not estimated as free; fitted
+/// to the wall times of the default study on a 2-core Zen 4.
+const LAYER_STEP_OVERHEAD: f64 = 70_000.0;
+
+/// Estimated work of a run in multiply-adds: used to start long runs first and to weigh
+/// progress (so the ETA is not fooled by the long runs coming first).
+fn cost(p: &GridPoint, shape: DataShape) -> f64 {
     let mut weights = 0usize;
-    let mut fan_in = n_features.max(1);
+    let mut fan_in = shape.n_features.max(1);
     for _ in 0..p.depth {
         weights += fan_in * p.width;
         fan_in = p.width;
     }
-    weights += fan_in * 10;
-    // Each step also pays a fixed per-layer overhead, which dominates small models.
-    (weights as f64 + 2_000.0 * (p.depth + 1) as f64) * p.train.epochs as f64
+    weights += fan_in * shape.n_outputs.max(1);
+    let n_train = p
+        .train
+        .train_size
+        .map_or(shape.n_train, |n| n.min(shape.n_train))
+        .max(1) as f64;
+    let steps = (n_train / p.train.batch_size.max(1) as f64).ceil();
+    let per_epoch =
+        n_train * 3.0 * weights as f64 + steps * (p.depth + 1) as f64 * LAYER_STEP_OVERHEAD;
+    per_epoch * p.train.epochs as f64
 }
 
 /// Runs the plan's pending grid points and stores each result. Call [`RunPlan::check`] first.
@@ -200,23 +222,48 @@ pub fn run(plan: &RunPlan, observer: &dyn Observer) -> Result<SweepSummary, Swee
     let done: HashSet<&str> = loaded.records.iter().map(|r| r.id.as_str()).collect();
     let points = plan.points();
     let shard_points = points.len();
-    let mut pending: Vec<GridPoint> = points
+    let pending: Vec<GridPoint> = points
         .into_iter()
         .filter(|p| !done.contains(p.id.as_str()))
         .collect();
-    // Generated data has two inputs and digits 64; the estimate only needs the order right.
-    let features = |p: &GridPoint| {
-        if plan.study.datasets[p.dataset].name == "digits" {
-            64
-        } else {
-            2
-        }
-    };
-    pending.sort_by(|a, b| {
-        cost(b, features(b))
-            .total_cmp(&cost(a, features(a)))
-            .then(a.index.cmp(&b.index))
-    });
+    // One load per dataset gives the sizes the cost estimate needs (the data was already
+    // loaded once by `check`, so this cannot fail for a reason the user has not seen).
+    let shapes: Vec<DataShape> = plan
+        .study
+        .datasets
+        .iter()
+        .enumerate()
+        .map(|(d, ds)| {
+            let first = pending.iter().find(|p| p.dataset == d);
+            let loaded =
+                first.and_then(|p| data::load(&execute::data_spec(ds, p.seed, &p.train)).ok());
+            loaded.map_or(
+                DataShape {
+                    n_features: 2,
+                    n_outputs: 2,
+                    n_train: 1000,
+                },
+                |d| DataShape {
+                    n_features: d.n_features,
+                    n_outputs: d.n_outputs,
+                    n_train: d.n_train(),
+                },
+            )
+        })
+        .collect();
+    let mut pending: Vec<(GridPoint, f64)> = pending
+        .into_iter()
+        .map(|p| {
+            let c = cost(&p, shapes[p.dataset]);
+            (p, c)
+        })
+        .collect();
+    pending.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.index.cmp(&b.0.index)));
+    let total_cost: f64 = pending
+        .iter()
+        .map(|(_, c)| c)
+        .sum::<f64>()
+        .max(f64::MIN_POSITIVE);
 
     let start = SweepStart {
         study: plan.study.name.clone(),
@@ -231,7 +278,8 @@ pub fn run(plan: &RunPlan, observer: &dyn Observer) -> Result<SweepSummary, Swee
     };
     observer.begin(&start);
 
-    let writer = Mutex::new(writer);
+    // The writer and the estimated work done so far, updated together.
+    let writer = Mutex::new((writer, 0.0f64));
     let next = AtomicUsize::new(0);
     let failed = Mutex::new(Vec::new());
     let store_error: Mutex<Option<StoreError>> = Mutex::new(None);
@@ -247,7 +295,9 @@ pub fn run(plan: &RunPlan, observer: &dyn Observer) -> Result<SweepSummary, Swee
                         return;
                     }
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(point) = pending.get(i) else { return };
+                    let Some((point, point_cost)) = pending.get(i) else {
+                        return;
+                    };
                     let ds = &plan.study.datasets[point.dataset];
                     let save = |d: &data::Dataset| {
                         save_models.applies_to(d.n_features).then(|| {
@@ -265,14 +315,15 @@ pub fn run(plan: &RunPlan, observer: &dyn Observer) -> Result<SweepSummary, Swee
                     );
                     match outcome {
                         Ok(record) => {
-                            let stored = writer
-                                .lock()
-                                .map_err(|_| poisoned())
-                                .and_then(|mut w| w.append(&record));
+                            let stored = writer.lock().map_err(|_| poisoned()).and_then(|mut w| {
+                                w.0.append(&record)?;
+                                w.1 += point_cost;
+                                Ok(w.1 / total_cost)
+                            });
                             match stored {
-                                Ok(()) => {
+                                Ok(fraction) => {
                                     ran.fetch_add(1, Ordering::Relaxed);
-                                    observer.finished(&record);
+                                    observer.finished(&record, fraction.min(1.0));
                                 }
                                 Err(e) => {
                                     if let Ok(mut slot) = store_error.lock() {
@@ -297,7 +348,7 @@ pub fn run(plan: &RunPlan, observer: &dyn Observer) -> Result<SweepSummary, Swee
     if let Some(e) = store_error.into_inner().ok().flatten() {
         return Err(e.into());
     }
-    let writer = writer.into_inner().map_err(|_| poisoned())?;
+    let (writer, _) = writer.into_inner().map_err(|_| poisoned())?;
     Ok(SweepSummary {
         start,
         ran: ran.into_inner(),
