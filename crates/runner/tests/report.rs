@@ -319,3 +319,44 @@ fn summary_sentences_follow_the_numbers() {
         "{text}"
     );
 }
+
+#[test]
+fn degenerate_studies_still_render() {
+    let tmp = tempfile::tempdir().unwrap();
+    // One run; a run without a curve; a study where every run diverged.
+    let mut one = Synth::classification("one", "xor");
+    one.depths = vec![2];
+    one.widths = vec![8];
+    one.activations = vec!["relu".into()];
+    one.seeds = 1;
+    let mut single = one.records();
+    single[0].curve.clear();
+    let summary = write_study_report(
+        &single,
+        &StudyContext::new("one", tmp.path(), tmp.path().join("one")),
+    )
+    .unwrap();
+    check_report_dir(&tmp.path().join("one"), &summary.files);
+
+    let mut diverged = Synth::regression("div", "sin").records();
+    for r in &mut diverged {
+        r.outcome = RunOutcome::Diverged;
+        r.train_mse = Some(f64::NAN);
+        r.test_mse = None;
+        r.diverged_epoch = Some(3);
+    }
+    let out = tmp.path().join("div");
+    let summary =
+        write_study_report(&diverged, &StudyContext::new("div", tmp.path(), &out)).unwrap();
+    assert!(
+        summary
+            .summary
+            .iter()
+            .any(|s| s.contains("every run diverged")),
+        "{:?}",
+        summary.summary
+    );
+    for f in &summary.files {
+        assert!(out.join(f).is_file());
+    }
+}
