@@ -302,7 +302,7 @@ pub fn load(root: &Path, baseline: Option<&str>) -> Result<Vec<Benchmark>, Bench
 }
 
 /// A sort key that orders the numbers inside ids by value (`64x64x64` before `128x128x128`).
-fn natural_key(id: &str) -> Vec<(String, u64)> {
+pub(crate) fn natural_key(id: &str) -> Vec<(String, u64)> {
     let mut key = Vec::new();
     let mut text = String::new();
     let mut chars = id.chars().peekable();

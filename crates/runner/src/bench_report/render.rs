@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::anchors::{PEER_LABEL, peers};
-use super::criterion::{Benchmark, Throughput};
+use super::criterion::{Benchmark, Throughput, natural_key};
 use super::peak::family_dtype;
 use super::plots::{BarChart, BarSeries, Chart, LineChart, Series};
 use super::{BenchReportOptions, Comparison, Machine, Verdict};
@@ -161,7 +161,7 @@ fn gemm_section(
     let impls = impl_order(cells.keys().map(|k| k.0.clone()));
     let mut values: Vec<String> = cells.keys().map(|k| k.1.clone()).collect();
     let square = values.iter().all(|v| square_size(v).is_some());
-    values.sort_by_key(|v| (square_size(v).unwrap_or(u64::MAX), v.clone()));
+    values.sort_by_key(|v| natural_key(v));
     values.dedup();
     let stem = format!("{family}_{threads}t");
     let thread_words = if threads == 1 {
@@ -425,8 +425,7 @@ pub(crate) fn build(
                     .map_or("–".to_string(), |g| format!("{g:.1}"))
             };
             facts.push(format!(
-                "Measured FMA peak ({}), GFLOP/s: f32 {} (1T) / {} (2T); f64 {} (1T) / {} (2T)",
-                p.active_isa,
+                "Measured FMA peak (best ISA probed), GFLOP/s: f32 {} (1T) / {} (2T); f64 {} (1T) / {} (2T)",
                 get("f32", 1),
                 get("f32", 2),
                 get("f64", 1),
