@@ -33,6 +33,16 @@ pub enum SweepError {
     /// The results directory cannot be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The results directory already holds another study.
+    #[error("{}: holds results of study `{found}`, not `{expected}`; choose another --out", dir.display())]
+    OtherStudy {
+        /// The results directory.
+        dir: PathBuf,
+        /// The study being run.
+        expected: String,
+        /// The study found there.
+        found: String,
+    },
     /// The thread pool could not be created.
     #[error("cannot start {threads} threads: {message}")]
     Threads {
@@ -46,7 +56,10 @@ pub enum SweepError {
 impl SweepError {
     /// Whether the error is the user's input (exit code 2) rather than a failure.
     pub fn is_user_error(&self) -> bool {
-        matches!(self, SweepError::Data { .. })
+        matches!(
+            self,
+            SweepError::Data { .. } | SweepError::OtherStudy { .. }
+        )
     }
 }
 
@@ -152,6 +165,16 @@ impl RunPlan {
                     source,
                 })?;
             }
+        }
+        // Results of two studies must not mix in one directory (ids could even collide).
+        if let Ok(existing) = self.out.read_study()
+            && existing.name != self.study.name
+        {
+            return Err(SweepError::OtherStudy {
+                dir: self.out.root().to_path_buf(),
+                expected: self.study.name.clone(),
+                found: existing.name,
+            });
         }
         store::read_results(&self.out.results())?;
         Ok(())

@@ -271,3 +271,30 @@ fn bench_report_on_a_missing_criterion_dir_is_bad_input() {
     assert_bad_input(&out, &["nowhere/criterion"]);
     assert!(!tmp.path().join("reports").exists());
 }
+
+#[test]
+fn a_results_directory_of_another_study_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_study(tmp.path(), STUDY);
+    let out = depthlab(
+        tmp.path(),
+        &["run", "s.toml", "--quiet", "--no-report", "--out", "runs/x"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = fs::read(tmp.path().join("runs/x/results.jsonl")).unwrap();
+    write_study(
+        tmp.path(),
+        &STUDY.replace("name = \"cli\"", "name = \"other\""),
+    );
+    let out = depthlab(tmp.path(), &["run", "s.toml", "--out", "runs/x"]);
+    assert_bad_input(&out, &["runs/x", "`cli`", "`other`"]);
+    assert_eq!(
+        fs::read(tmp.path().join("runs/x/results.jsonl")).unwrap(),
+        before
+    );
+}
