@@ -12,8 +12,8 @@ use super::BenchReportError;
 
 /// Pixel size of every chart.
 const SIZE: (u32, u32) = (960, 560);
-/// Font family registered by the report's embedded font.
-const FONT: &str = "sans-serif";
+/// The family the report's embedded font is registered under.
+const FONT: &str = crate::report::font::FAMILY;
 
 /// A fixed palette (colour-blind safe, Okabe-Ito), one colour per implementation.
 const PALETTE: [RGBColor; 8] = [
@@ -97,18 +97,12 @@ pub enum Chart {
     Bar(BarChart),
 }
 
-/// Registers the embedded DejaVu Sans with plotters under [`FONT`], once: text is laid out with
+/// Registers the report's embedded font with plotters under [`FONT`]: text is laid out with
 /// ab_glyph, which knows no system fonts.
-// TODO: share the report module's font registration once it is visible to this module.
 pub(crate) fn register_font() {
-    static DONE: std::sync::Once = std::sync::Once::new();
-    DONE.call_once(|| {
-        static TTF: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
-        for style in [FontStyle::Normal, FontStyle::Bold] {
-            // The file is ours and valid (tests draw with it), so failure cannot happen.
-            let _ = plotters::style::register_font(FONT, style, TTF);
-        }
-    });
+    // The font is compiled in and parsed by the report tests: failure cannot happen here, and
+    // SVG output would still be written if it did.
+    let _ = crate::report::font::ensure_registered();
 }
 
 fn draw_err(path: &Path, e: impl std::fmt::Display) -> BenchReportError {

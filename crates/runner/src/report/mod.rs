@@ -33,7 +33,7 @@
 mod analysis;
 mod compare;
 mod document;
-mod font;
+pub(crate) mod font;
 mod metric;
 mod page;
 mod plots;
