@@ -17,6 +17,38 @@
 //! Each step draws from its own ChaCha8 stream of `seed`, so changing `train_size` or
 //! `label_noise` leaves the generated data and the test set unchanged for the same seed.
 //! Regression targets are never rescaled.
+//!
+//! # Built-in defaults
+//!
+//! | name | task | samples | noise | params (default) |
+//! |---|---|---|---|---|
+//! | `xor` | 2 classes | 400 | 0.35 (cluster std) | |
+//! | `checkerboard` | 2 classes | 1000 | 0.0 | `k` (4): cells per side |
+//! | `spirals` | 2 classes | 600 | 0.05 | `turns` (1.5) |
+//! | `circles` | 2 classes | 400 | 0.08 | `factor` (0.5): inner radius |
+//! | `moons` | 2 classes | 400 | 0.1 | |
+//! | `blobs` | `classes` | 450 | 1.0 (cluster std) | `classes` (3), `radius` (3) |
+//! | `sin` | regression | 200 | 0.1 | `periods` (2) |
+//! | `abs` | regression | 200 | 0.1 | |
+//! | `step` | regression | 200 | 0.1 | `steps` (1) |
+//! | `relu_kinks` | regression | 200 | 0.1 | `kinks` (5) |
+//! | `poly` | regression | 200 | 0.1 | `degree` (3): Chebyshev T_degree |
+//! | `digits` | 10 classes | 1797 | n/a | |
+//!
+//! `test_fraction` defaults to 0.2 everywhere. Classification generators give class `i % c`
+//! to sample `i`, so classes are balanced to within one sample; the split and `train_size`
+//! subsets keep class proportions (largest-remainder quotas).
+//!
+//! # CSV files
+//!
+//! A header is required. The target column is `target` unless `DataSpec::target` names
+//! another; an optional `split` column (`train`/`test`, any case) fixes the split and then
+//! `test_fraction` is ignored; every other column is a feature and must hold finite numbers.
+//! The task is inferred unless `params.classification` is 1 (classification) or 0
+//! (regression): a target of integers with at most [`MAX_INFERRED_CLASSES`] distinct values
+//! is a class label (classes in increasing numeric order), other numbers are a regression
+//! target, and text labels are classes in sorted order. Errors point at `file:line:column`,
+//! `column` being the 1-based field number.
 
 mod classification;
 mod csv_file;
