@@ -69,7 +69,7 @@ enum Command {
 /// write its report.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  depthlab run                                   # default study -> runs/default\n  depthlab run study.toml --threads 2 --out runs/try1\n  depthlab run study.toml --shard 3/8            # grid points with index = 3 mod 8\n  sbatch --array=0-7 --wrap 'depthlab run study.toml --shard /8'"
+    after_help = "Examples:\n  depthlab run                                   # default study -> runs/default\n  depthlab run study.toml --threads 2 --out runs/try1\n  depthlab run study.toml --shard 3/8            # grid points with index = 3 mod 8\n  depthlab run study.toml --shard 3/8 --list     # what that shard would run\n  sbatch --array=0-7 --wrap 'depthlab run study.toml --shard /8'"
 )]
 struct RunArgs {
     /// Study file (TOML); omit to run the built-in default study.
@@ -90,6 +90,9 @@ struct RunArgs {
     /// Do not write the report at the end.
     #[arg(long)]
     no_report: bool,
+    /// Print this shard's grid points (index, id, done or pending) and exit without running.
+    #[arg(long)]
+    list: bool,
 }
 
 /// Train one model and print its record.
@@ -317,6 +320,23 @@ fn cmd_run(a: RunArgs) -> Result<u8> {
             "--out {}: exists and is not a directory",
             out.display()
         )));
+    }
+    if a.list {
+        let done: std::collections::HashSet<String> =
+            store::read_results(&StudyDir::new(&out).results())?
+                .records
+                .into_iter()
+                .map(|r| r.id)
+                .collect();
+        for p in study.grid().into_iter().filter(|p| shard.contains(p.index)) {
+            let state = if done.contains(&p.id) {
+                "done"
+            } else {
+                "pending"
+            };
+            println!("{}\t{}\t{state}", p.index, p.id);
+        }
+        return Ok(0);
     }
     let plan = RunPlan {
         study,

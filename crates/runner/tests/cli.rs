@@ -298,3 +298,20 @@ fn a_results_directory_of_another_study_is_refused() {
         before
     );
 }
+
+#[test]
+fn list_prints_the_shard_grid_without_running() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_study(
+        tmp.path(),
+        &STUDY.replace("widths = [4]", "widths = [4, 8, 16]"),
+    );
+    let out = depthlab(tmp.path(), &["run", "s.toml", "--shard", "1/2", "--list"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        ["1\txor-d1-w8-relu-s0\tpending"]
+    );
+    assert!(!tmp.path().join("runs").exists());
+}
