@@ -41,6 +41,7 @@ fn main() -> Result<(), depthlab_nn::NnError> {
                     Loss::SoftmaxCrossEntropy,
                     OptimizerConfig::sgd(0.01),
                 )?;
+                trainer.set_fuse_sgd(std::env::var_os("NO_FUSE").is_none());
                 let x = Matrix::from_fn(batch, input, |i, j| ((i * 7 + j * 3) % 17) as f32 / 17.0);
                 let labels: Vec<usize> = (0..batch).map(|i| i % output).collect();
                 let mut step = || trainer.step(&mut model, &x, BatchTargets::Classes(&labels));

@@ -21,6 +21,10 @@ use crate::mlp::Mlp;
 use crate::optim::{OptimizerConfig, Update};
 use crate::train::Targets;
 
+/// Below this many multiply-adds per backward GEMM, the input- and weight-gradient products
+/// of a layer run one after the other instead of side by side on rayon's pool.
+const MIN_JOIN_MACS: usize = 1 << 20;
+
 /// Loss and metrics of a model over a whole data set.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Metrics {
@@ -289,8 +293,25 @@ impl<T: Float> Trainer<T> {
             let cur = &mut rest[0];
             let layer = &mut model.layers_mut()[l];
             if let Some(prev) = before.last_mut() {
+                // δ_{l-1} = δ_l·W_l and dW_l = δ_lᵀ·a_{l-1} read the same inputs and write
+                // different buffers: run them side by side. The same two GEMM calls are made
+                // whatever the thread count, so results do not depend on it.
                 prev.delta.set_rows(rows);
-                input_grad(cur.delta.view(), layer.weight(), prev.delta.view_mut())?;
+                let (cur_delta, dw) = (&cur.delta, &mut cur.dw);
+                let (prev_delta, prev_post) = (&mut prev.delta, &prev.post);
+                let weight = layer.weight();
+                let mut grad_in = || input_grad(cur_delta.view(), weight, prev_delta.view_mut());
+                let mut grad_w = || weight_grad(cur_delta.view(), prev_post.view(), dw.view_mut());
+                // Running both in order or side by side gives the same bits; small products
+                // stay on this thread, where a hand-off would cost more than it saves.
+                let macs = rows * weight.rows() * weight.cols();
+                let (a, b) = if macs >= MIN_JOIN_MACS {
+                    rayon::join(grad_in, grad_w)
+                } else {
+                    (grad_in(), grad_w())
+                };
+                a?;
+                b?;
                 let n_prev = prev.delta.cols();
                 activation_backward(
                     act,
@@ -300,19 +321,27 @@ impl<T: Float> Trainer<T> {
                     self.bias.then_some(prev.db.as_mut_slice()),
                     n_prev,
                 );
+                update.apply(
+                    layer.weight_mut().as_mut_slice(),
+                    cur.dw.as_slice(),
+                    &mut cur.s1w,
+                    &mut cur.s2w,
+                );
+                if let Some(b) = layer.bias_mut() {
+                    update.apply(b, &cur.db, &mut cur.s1b, &mut cur.s2b);
+                }
+                continue;
             }
-            let input = match before.last() {
-                None => x.view(),
-                Some(prev) => prev.post.view(),
-            };
+            // The first layer needs no δ for its input, so nothing runs beside its weight
+            // GEMM, and plain SGD can update the weight inside it.
             match fused_sgd {
-                // Plain SGD is `W ← (1 - ηλ)·W - η·δᵀ·a`: one GEMM with α = -η, β = 1 - ηλ
+                // Plain SGD is `W ← (1 - ηλ)·W - η·δᵀ·x`: one GEMM with α = -η, β = 1 - ηλ
                 // updates the weight in place, so `dW` is never written nor read back.
                 Some((alpha, beta)) => {
                     gemm(
                         alpha,
                         cur.delta.view().t(),
-                        input,
+                        x.view(),
                         beta,
                         layer.weight_mut().view_mut(),
                     )?;
@@ -323,7 +352,7 @@ impl<T: Float> Trainer<T> {
                     }
                 }
                 None => {
-                    weight_grad(cur.delta.view(), input, cur.dw.view_mut())?;
+                    weight_grad(cur.delta.view(), x.view(), cur.dw.view_mut())?;
                     update.apply(
                         layer.weight_mut().as_mut_slice(),
                         cur.dw.as_slice(),
