@@ -23,6 +23,8 @@
 //! # Ok::<(), depthlab_nn::NnError>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod activation;
 mod error;
 mod float;
