@@ -44,6 +44,10 @@ const A_IN_PLACE_MAX_PANELS: usize = 4;
 /// B is read in place (not packed) only when it feeds at most this many MR-tall panels.
 const B_IN_PLACE_MAX_PANELS: usize = 4;
 
+/// Bytes an in-place sliver may stride over (half of a 32 KiB L1d): within it, lines cannot
+/// pile into a few cache sets.
+const IN_PLACE_MAX_SPAN: usize = 16 << 10;
+
 /// Below this many multiply-adds a second thread costs more in hand-off than it saves.
 const MIN_PARALLEL_MACS: usize = 96 * 96 * 96;
 
@@ -255,13 +259,21 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
     } else {
         blk.mc
     };
-    // Reading A in place saves the copy but strides through memory with the leading dimension,
-    // which thrashes L1 sets and the TLB when the sliver is reused across many B panels. Only
-    // a product with few panels (n small) gains from skipping the pack.
-    let a_in_place = p.rsa == 1 && p.n <= A_IN_PLACE_MAX_PANELS * nr;
-    // Likewise B: broadcasts read any layout with a unit stride in one direction efficiently,
-    // so a B reused by only a few A panels (m small) is not worth copying.
-    let b_in_place = (p.rsb.abs() == 1 || p.csb.abs() == 1) && p.m <= B_IN_PLACE_MAX_PANELS * mr;
+    // Reading an operand in place saves the copy, but only pays when the sliver is reused by
+    // few panels (the copy is not amortised) and when its lines spread over the L1 sets: a
+    // sliver strided by a large leading dimension (a power of two, typically) maps into a
+    // handful of sets and is evicted between uses, which costs far more than packing.
+    let elem = std::mem::size_of::<T>();
+    let span_fits =
+        |steps: usize, stride: isize| steps * stride.unsigned_abs() * elem <= IN_PLACE_MAX_SPAN;
+    let kc_max = blk.kc.min(p.k);
+    let a_in_place = p.rsa == 1 && p.n <= A_IN_PLACE_MAX_PANELS * nr && span_fits(kc_max, p.csa);
+    let b_in_place = p.m <= B_IN_PLACE_MAX_PANELS * mr
+        && if p.csb.abs() == 1 {
+            span_fits(kc_max, p.rsb)
+        } else {
+            p.rsb.abs() == 1 && span_fits(nr, p.csb)
+        };
 
     with_b_scratch(|b_scratch| {
         for jc in (0..p.n).step_by(blk.nc) {
@@ -297,6 +309,7 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
                     jc,
                     beta,
                     b: b_src,
+                    a_capacity: blk.mc.div_ceil(mr) * mr * blk.kc,
                 };
                 let m_blocks = p.m.div_ceil(mc);
                 // Split the n panels too when m alone cannot feed every thread.
@@ -393,6 +406,8 @@ struct BlockJob<T> {
     jc: usize,
     beta: T,
     b: BSource<T>,
+    /// Elements of the largest A block this kernel ever packs (MC × KC).
+    a_capacity: usize,
 }
 
 // SAFETY: a job is shared only with the rayon tasks of the call that built it; they read A, B
@@ -440,7 +455,9 @@ impl<T: Element> BlockJob<T> {
         with_a_scratch(|a_scratch| {
             let a_block =
                 p.a.wrapping_offset(ic as isize * p.rsa + self.pc as isize * p.csa);
-            let a_pack: *mut T = a_scratch.get(mcb.div_ceil(mr) * mr * kc);
+            // Reserve the largest block at once: a worker's buffer then reaches its final size
+            // on first use, whichever blocks it is handed later (steady state allocates nothing).
+            let a_pack: *mut T = a_scratch.get((mcb.div_ceil(mr) * mr * kc).max(self.a_capacity));
             // A whose M direction is unit-stride can feed full panels straight to the kernel;
             // only the ragged last panel needs a padded copy.
             let full_panels = if a_in_place { mcb / mr } else { 0 };

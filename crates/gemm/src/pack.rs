@@ -41,9 +41,28 @@ pub(crate) unsafe fn pack_panels<T: Element>(
                         *to.add(i) = T::ZERO;
                     }
                 }
+            } else if s_k == 1 {
+                // Contiguous along k (a row-major weight matrix, say): take one cache line of
+                // each source line at a time. Walking all `rows` lines per step of k instead
+                // would re-fetch every line once per element when the leading dimension is a
+                // power of two, because the lines then share a few L1 sets.
+                let line = (64 / std::mem::size_of::<T>()).max(1);
+                for p0 in (0..kc).step_by(line) {
+                    let steps = line.min(kc - p0);
+                    for i in 0..rows {
+                        let from = base.offset(i as isize * s_outer + p0 as isize);
+                        for dp in 0..steps {
+                            *out.add((p0 + dp) * w + i) = *from.add(dp);
+                        }
+                    }
+                }
+                for p in 0..kc {
+                    for i in rows..w {
+                        *out.add(p * w + i) = T::ZERO;
+                    }
+                }
             } else {
-                // Strided along the width: fill each k-row of the panel in turn, so the writes
-                // are contiguous and the reads walk the source lines in parallel.
+                // Strided both ways: fill each k-row of the panel in turn, writes contiguous.
                 for p in 0..kc {
                     let from = base.offset(p as isize * s_k);
                     let to = out.add(p * w);
