@@ -39,6 +39,14 @@ pub mod probe;
 mod view;
 
 pub use driver::{last_isa_used, with_parallelism};
+
+/// The cache blocks `(KC, MC, NC)` the driver uses for an `mr × nr` tile on `elem`-byte
+/// elements, derived from this machine's cache sizes: for tests that sit on block edges.
+#[doc(hidden)]
+pub fn block_sizes(mr: usize, nr: usize, elem: usize) -> (usize, usize, usize) {
+    let b = driver::blocking(mr, nr, elem);
+    (b.kc, b.mc, b.nc)
+}
 pub use error::{GemmError, Operand};
 pub use kernel::{ISA_ENV, Isa, active_isa, available_isas};
 pub use view::{MatMut, MatRef};

@@ -505,37 +505,8 @@ pub fn tiles(isa: Isa, elem: usize) -> Vec<(usize, usize)> {
     }
 }
 
-/// Cache sizes (L1d, L2, L3) in bytes, read from sysfs the way the driver reads them.
-fn cache_sizes() -> (usize, usize, usize) {
-    let mut sizes = (32 << 10, 1 << 20, 8 << 20);
-    for index in 0..8 {
-        let dir = format!("/sys/devices/system/cpu/cpu0/cache/index{index}");
-        let read = |f: &str| std::fs::read_to_string(format!("{dir}/{f}")).ok();
-        let (Some(level), Some(kind), Some(size)) = (read("level"), read("type"), read("size"))
-        else {
-            continue;
-        };
-        let size = size.trim();
-        let bytes = if let Some(kib) = size.strip_suffix('K') {
-            kib.parse::<usize>().ok().map(|v| v << 10)
-        } else if let Some(mib) = size.strip_suffix('M') {
-            mib.parse::<usize>().ok().map(|v| v << 20)
-        } else {
-            None
-        };
-        let Some(bytes) = bytes else { continue };
-        match (level.trim(), kind.trim()) {
-            ("1", "Data") => sizes.0 = bytes,
-            ("2", _) => sizes.1 = bytes,
-            ("3", _) => sizes.2 = bytes,
-            _ => {}
-        }
-    }
-    sizes
-}
-
-/// The cache blocks (KC, MC, NC) the driver derives for `isa` and element size, recomputed
-/// from the same rule (driver.rs `blocking`) so the tests sit exactly on the block edges.
+/// The cache blocks (KC, MC, NC) the driver derives for `isa` and element size, asked of the
+/// driver itself so the tests sit exactly on the block edges.
 pub fn blocks(isa: Isa, elem: usize) -> (usize, usize, usize) {
     let (mr, nr) = tile(isa, elem);
     blocks_for(mr, nr, elem)
@@ -543,11 +514,7 @@ pub fn blocks(isa: Isa, elem: usize) -> (usize, usize, usize) {
 
 /// The cache blocks (KC, MC, NC) for an `mr × nr` kernel on `elem`-byte elements.
 pub fn blocks_for(mr: usize, nr: usize, elem: usize) -> (usize, usize, usize) {
-    let (l1, l2, l3) = cache_sizes();
-    let kc = ((l1 / 2) / (nr * elem)).clamp(64, 1024) / 8 * 8;
-    let mc = ((l2 / 2) / (kc * elem)).clamp(mr, 4096) / mr * mr;
-    let nc = ((l3 / 4) / (kc * elem)).clamp(nr, 1 << 16) / nr * nr;
-    (kc, mc, nc)
+    depthlab_gemm::block_sizes(mr, nr, elem)
 }
 
 /// `x - 1, x, x + 1`, without underflow.
