@@ -15,7 +15,7 @@
 
 use std::sync::OnceLock;
 
-use crate::kernel::{Isa, MicroKernel, Tile};
+use crate::kernel::{DotKernel, Isa, MicroKernel, Tile};
 use crate::pack::{pack_panels, with_a_scratch, with_b_scratch};
 use crate::{Element, Parallelism};
 
@@ -121,7 +121,7 @@ pub(crate) unsafe fn run_isa<T: Element>(isa: Isa, p: &Problem<T>, par: Parallel
     let threads = thread_count(par, p.m.saturating_mul(p.n).saturating_mul(p.k));
     LAST_ISA.with(|last| last.set(Some(isa)));
     // SAFETY: forwarded contract.
-    unsafe { T::run_on(isa, &orient(p), threads) }
+    unsafe { T::run_on(isa, p, threads) }
 }
 
 thread_local! {
@@ -154,8 +154,18 @@ unsafe fn scale_c<T: Element>(p: &Problem<T>) {
 
 /// The microkernel vectorises down C's columns; when C is row-major, multiply the transposes
 /// instead (Cᵀ = Bᵀ·Aᵀ) so its stores stay contiguous. A stride swap, no copy.
-fn orient<T: Element>(p: &Problem<T>) -> Problem<T> {
+fn orient<T: Copy>(p: &Problem<T>) -> Problem<T> {
     if p.csc == 1 && p.rsc != 1 {
+        p.transposed()
+    } else {
+        *p
+    }
+}
+
+impl<T: Copy> Problem<T> {
+    /// The same product written for Cᵀ = Bᵀ·Aᵀ: a stride swap, no copy.
+    pub(crate) fn transposed(&self) -> Problem<T> {
+        let p = self;
         Problem {
             m: p.n,
             k: p.k,
@@ -172,8 +182,6 @@ fn orient<T: Element>(p: &Problem<T>) -> Problem<T> {
             rsc: p.csc,
             csc: p.rsc,
         }
-    } else {
-        *p
     }
 }
 
@@ -516,18 +524,23 @@ impl<T: Element> BlockJob<T> {
     }
 }
 
-/// Runs the loops with the ISA's one-register-tall kernel when m fits in it, else the wide one.
-/// The choice depends on the shape alone, so it never changes results across thread counts.
+/// Picks one ISA's path for a product: dot products when both operands run along k and one
+/// side is thin (see [`crate::dot`]), else the blocked loops with the one-register-tall kernel
+/// when the oriented m fits in it, else with the wide one. The choice depends on the shape
+/// alone, so it never changes results across thread counts.
 ///
 /// # Safety
-/// As [`gemm_loops`] for both kernels.
-#[cfg(target_arch = "x86_64")]
-unsafe fn gemm_pair<T: Element, Wide: MicroKernel<T>, Narrow: MicroKernel<T>>(
+/// As [`run`], C in any orientation, and the ISA of all three kernels supported.
+unsafe fn pick<T: Element, Wide: MicroKernel<T>, Narrow: MicroKernel<T>, Dot: DotKernel<T>>(
     p: &Problem<T>,
     threads: usize,
 ) {
     // SAFETY: forwarded contract.
     unsafe {
+        if crate::dot::suits(p, Dot::LANES) {
+            return crate::dot::dot_loops::<T, Dot>(p, threads);
+        }
+        let p = &orient(p);
         if p.m <= Narrow::MR {
             gemm_loops::<T, Narrow>(p, threads)
         } else {
@@ -540,26 +553,34 @@ macro_rules! dispatch {
     ($t:ty) => {
         impl crate::kernel::Sealed for $t {
             unsafe fn run_on(isa: Isa, p: &Problem<$t>, threads: usize) {
-                use crate::arch::scalar::ScalarKernel;
+                use crate::arch::scalar::{ScalarDot, ScalarKernel};
                 match isa {
                     Isa::Scalar => {
                         // SAFETY: forwarded contract; the scalar path runs everywhere.
-                        unsafe { gemm_loops::<$t, ScalarKernel<$t>>(p, threads) }
+                        unsafe {
+                            pick::<$t, ScalarKernel<$t>, ScalarKernel<$t>, ScalarDot<$t>>(
+                                p, threads,
+                            )
+                        }
                     }
                     #[cfg(target_arch = "x86_64")]
                     Isa::Avx2 => {
                         // SAFETY: forwarded contract; the caller checked AVX2+FMA is supported.
                         unsafe {
-                            use crate::arch::x86_64::avx2::{Avx2Kernel, Avx2Narrow};
-                            gemm_pair::<$t, Avx2Kernel<$t>, Avx2Narrow<$t>>(p, threads)
+                            use crate::arch::x86_64::avx2::{Avx2Dot, Avx2Kernel, Avx2Narrow};
+                            pick::<$t, Avx2Kernel<$t>, Avx2Narrow<$t>, Avx2Dot<$t>>(p, threads)
                         }
                     }
                     #[cfg(target_arch = "x86_64")]
                     Isa::Avx512 => {
                         // SAFETY: forwarded contract; the caller checked AVX-512F is supported.
                         unsafe {
-                            use crate::arch::x86_64::avx512::{Avx512Kernel, Avx512Narrow};
-                            gemm_pair::<$t, Avx512Kernel<$t>, Avx512Narrow<$t>>(p, threads)
+                            use crate::arch::x86_64::avx512::{
+                                Avx512Dot, Avx512Kernel, Avx512Narrow,
+                            };
+                            pick::<$t, Avx512Kernel<$t>, Avx512Narrow<$t>, Avx512Dot<$t>>(
+                                p, threads,
+                            )
                         }
                     }
                     #[cfg(not(target_arch = "x86_64"))]

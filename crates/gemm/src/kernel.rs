@@ -60,7 +60,7 @@ pub(crate) trait MicroKernel<T> {
 /// The few vector operations a tile body needs, implemented once per ISA and element type.
 pub(crate) trait Simd {
     /// Scalar element.
-    type E: Copy;
+    type E: Copy + std::ops::Add<Output = Self::E>;
     /// A SIMD register of `LANES` elements.
     type V: Copy;
     /// Elements per register.
@@ -90,6 +90,25 @@ pub(crate) trait Simd {
     fn mul_scalar(a: Self::E, b: Self::E) -> Self::E;
     /// Is `x` zero?
     fn is_zero(x: Self::E) -> bool;
+    /// The lane sums of four registers, each added in a fixed order (the dot path's last step).
+    /// ISAs override this with a shuffle tree that shares work between the four.
+    #[inline(always)]
+    unsafe fn hsum4(v: [Self::V; 4]) -> [Self::E; 4] {
+        let mut lanes = std::mem::MaybeUninit::<[[Self::E; 16]; 4]>::uninit();
+        let lanes_ptr = lanes.as_mut_ptr().cast::<[Self::E; 16]>();
+        debug_assert!(Self::LANES <= 16);
+        // SAFETY: each register fills the first LANES ≤ 16 slots of its row, and only those
+        // slots are read back.
+        unsafe {
+            for (r, &x) in v.iter().enumerate() {
+                Self::store(lanes_ptr.add(r).cast::<Self::E>(), x);
+            }
+            std::array::from_fn(|r| {
+                let row = lanes_ptr.add(r).cast::<Self::E>().cast_const();
+                (1..Self::LANES).fold(*row, |sum, l| sum + *row.add(l))
+            })
+        }
+    }
 }
 
 /// Below this depth a tile is over before a prefetch of C could help, and the hints only cost.
@@ -223,6 +242,110 @@ pub(crate) unsafe fn tile_body<S: Simd, const MV: usize, const NR: usize, const 
                         };
                     }
                 }
+            }
+        }
+    }
+}
+
+/// One group of dot products for the dot path: `ROWS` rows of `A` against `C ≤ 4` columns of
+/// `B`, every row and column contiguous in k, so neither operand is packed.
+pub(crate) struct DotTile<T> {
+    pub k: usize,
+    pub alpha: T,
+    pub beta: T,
+    /// Row `r` of the group starts at `a + r·rsa`; rows past `rows` re-read the last valid one.
+    pub a: *const T,
+    pub rsa: isize,
+    pub rows: usize,
+    /// Column `j` starts at `b + j·csb`.
+    pub b: *const T,
+    pub csb: isize,
+    pub c: *mut T,
+    pub rsc: isize,
+    pub csc: isize,
+}
+
+/// A dot-product microkernel for one ISA and element type: the lanes run along k.
+pub(crate) trait DotKernel<T> {
+    /// Rows of `A` per group (each row meets every column of the group).
+    const ROWS: usize;
+    /// Elements per register (the step along k).
+    const LANES: usize;
+    /// Instruction set this kernel needs.
+    const ISA: Isa;
+    /// Computes `C` columns of one group, `1 ≤ C ≤ 4`.
+    ///
+    /// # Safety
+    /// The CPU supports [`Self::ISA`]; `rows ≥ 1`; rows `< rows` of A and columns `< C` of B are
+    /// readable for `k` elements; C is writable at `(r, j)` for `r < rows`, `j < C`, and read
+    /// only when `β ≠ 0`.
+    unsafe fn tile<const C: usize>(t: &DotTile<T>);
+}
+
+/// The dot tile body, written once for every ISA: `R × C` accumulators, each summing one
+/// element of C across k in register-wide steps, then reduced four at a time.
+///
+/// # Safety
+/// Must be inlined into a function compiled with the ISA's target features, and `t` must
+/// satisfy [`DotKernel::tile`]'s contract.
+#[allow(clippy::needless_range_loop)]
+#[inline(always)]
+pub(crate) unsafe fn dot_body<S: Simd, const R: usize, const C: usize>(t: &DotTile<S::E>) {
+    // SAFETY: (whole body) the caller guarantees the ISA and that every row/column read below
+    // lies inside A and B for k elements, and every (r < rows, j < C) element of C is writable.
+    unsafe {
+        let mut a_off = [0isize; R];
+        for (r, off) in a_off.iter_mut().enumerate() {
+            *off = r.min(t.rows - 1) as isize * t.rsa;
+        }
+        let mut b_off = [0isize; C];
+        for (j, off) in b_off.iter_mut().enumerate() {
+            *off = j as isize * t.csb;
+        }
+        let mut acc = [[S::zero(); C]; R];
+        let mut p = 0usize;
+        while p + S::LANES <= t.k {
+            let mut bv = [S::zero(); C];
+            for j in 0..C {
+                bv[j] = S::load(t.b.offset(b_off[j]).add(p));
+            }
+            for r in 0..R {
+                let av = S::load(t.a.offset(a_off[r]).add(p));
+                for j in 0..C {
+                    acc[r][j] = S::fma(av, bv[j], acc[r][j]);
+                }
+            }
+            p += S::LANES;
+        }
+        let tail = t.k - p;
+        if tail > 0 {
+            // The last partial register: masked loads read nothing past k and fill with zeros.
+            let mut bv = [S::zero(); C];
+            for j in 0..C {
+                bv[j] = S::load_partial(t.b.offset(b_off[j]).add(p), tail);
+            }
+            for r in 0..R {
+                let av = S::load_partial(t.a.offset(a_off[r]).add(p), tail);
+                for j in 0..C {
+                    acc[r][j] = S::fma(av, bv[j], acc[r][j]);
+                }
+            }
+        }
+        let beta_zero = S::is_zero(t.beta);
+        for r in 0..R {
+            if r >= t.rows {
+                continue;
+            }
+            let mut quad = [S::zero(); 4];
+            quad[..C].copy_from_slice(&acc[r]);
+            let sums = S::hsum4(quad);
+            for j in 0..C {
+                let c = t.c.offset(r as isize * t.rsc + j as isize * t.csc);
+                *c = if beta_zero {
+                    S::mul_scalar(sums[j], t.alpha)
+                } else {
+                    S::fma_scalar(sums[j], t.alpha, S::mul_scalar(*c, t.beta))
+                };
             }
         }
     }

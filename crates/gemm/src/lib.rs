@@ -31,6 +31,7 @@
 //! ```
 
 mod arch;
+mod dot;
 mod driver;
 mod error;
 mod kernel;

@@ -28,6 +28,12 @@ fn cases() -> Vec<Spec> {
         // Row-major C with n = 10: the driver swaps, so m = 10 takes the one-register kernel
         // with B read in place, and only the n panels can be split.
         row(3000, 200, 10),
+        // X·Wᵀ with n = 10: both operands run along k, so the dot-product path takes it and
+        // splits the row groups.
+        Spec {
+            b: Operand::transposed(Layout::ROW),
+            ..row(3000, 200, 10)
+        },
         Spec {
             beta: -2.5,
             alpha: 1.0,

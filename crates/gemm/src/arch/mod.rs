@@ -51,6 +51,34 @@ macro_rules! isa_kernels {
 }
 pub(crate) use isa_kernels;
 
+/// Declares the dot-product kernel type of one ISA for `f32` and `f64`: a target-feature
+/// wrapper around the shared [`dot_body`](crate::kernel::dot_body) with `ROWS` rows per group.
+macro_rules! isa_dot_kernels {
+    ($kernel:ident, $isa:expr, #[$attr:meta], $( $t:ty => $simd:ty, $rows:literal );+ $(;)?) => {
+        /// Dot-product kernels of this ISA, one per element type.
+        pub(crate) struct $kernel<T>(::core::marker::PhantomData<T>);
+        $(
+        impl $crate::kernel::DotKernel<$t> for $kernel<$t> {
+            const ROWS: usize = $rows;
+            const LANES: usize = <$simd as $crate::kernel::Simd>::LANES;
+            const ISA: $crate::kernel::Isa = $isa;
+            #[inline]
+            unsafe fn tile<const C: usize>(t: &$crate::kernel::DotTile<$t>) {
+                #[$attr]
+                unsafe fn tile_isa<const C: usize>(t: &$crate::kernel::DotTile<$t>) {
+                    // SAFETY: this function is compiled for the ISA, which the caller checked;
+                    // the tile contract is forwarded unchanged.
+                    unsafe { $crate::kernel::dot_body::<$simd, $rows, C>(t) }
+                }
+                // SAFETY: `DotKernel::tile`'s contract requires the CPU to support the ISA.
+                unsafe { tile_isa::<C>(t) }
+            }
+        }
+        )+
+    };
+}
+pub(crate) use isa_dot_kernels;
+
 /// Whether the CPU has AVX2 and FMA.
 pub(crate) fn has_avx2_fma() -> bool {
     #[cfg(target_arch = "x86_64")]

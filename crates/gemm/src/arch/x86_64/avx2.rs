@@ -22,7 +22,8 @@ super::x86_simd!(
     _mm256_fmadd_ps,
     _mm256_mul_ps,
     load_partial_ps,
-    store_partial_ps
+    store_partial_ps,
+    hsum4 = hsum4_ps
 );
 super::x86_simd!(
     F64x4,
@@ -40,6 +41,35 @@ super::x86_simd!(
 );
 
 /// All-ones in the first `n` 32-bit lanes, the form `vmaskmovps` reads.
+/// Four registers' lane sums through one shuffle tree (interleave pairs, add, fold halves).
+#[inline(always)]
+unsafe fn hsum4_ps(v: [__m256; 4]) -> [f32; 4] {
+    // SAFETY: register-only AVX operations, and a 4-lane store into a 4-element array.
+    unsafe {
+        // Per 128-bit half: [a0+a2, b0+b2, a1+a3, b1+b3], and the same for c, d.
+        let ab = _mm256_add_ps(
+            _mm256_unpacklo_ps(v[0], v[1]),
+            _mm256_unpackhi_ps(v[0], v[1]),
+        );
+        let cd = _mm256_add_ps(
+            _mm256_unpacklo_ps(v[2], v[3]),
+            _mm256_unpackhi_ps(v[2], v[3]),
+        );
+        // Per half: [a, b, c, d] over that half's four elements; then add the halves.
+        let abcd = _mm256_add_ps(
+            _mm256_shuffle_ps::<0b01_00_01_00>(ab, cd),
+            _mm256_shuffle_ps::<0b11_10_11_10>(ab, cd),
+        );
+        let all = _mm_add_ps(
+            _mm256_castps256_ps128(abcd),
+            _mm256_extractf128_ps::<1>(abcd),
+        );
+        let mut out = [0.0f32; 4];
+        _mm_storeu_ps(out.as_mut_ptr(), all);
+        out
+    }
+}
+
 #[inline(always)]
 unsafe fn mask_ps(n: usize) -> __m256i {
     // SAFETY: only reached from functions compiled with AVX2.
@@ -85,3 +115,5 @@ unsafe fn store_partial_pd(p: *mut f64, v: __m256d, n: usize) {
 super::super::isa_kernels!(Avx2Kernel, Isa::Avx2, #[target_feature(enable = "avx2,fma")], f32 => F32x8, 2 x 6; f64 => F64x4, 2 x 6);
 // One register tall, for products whose m fits in it.
 super::super::isa_kernels!(Avx2Narrow, Isa::Avx2, #[target_feature(enable = "avx2,fma")], f32 => F32x8, 1 x 12; f64 => F64x4, 1 x 12);
+// Two rows against up to four columns: 8 accumulators leave room for the 6 loads in 16 registers.
+super::super::isa_dot_kernels!(Avx2Dot, Isa::Avx2, #[target_feature(enable = "avx2,fma")], f32 => F32x8, 2; f64 => F64x4, 2);

@@ -22,7 +22,8 @@ super::x86_simd!(
     _mm512_fmadd_ps,
     _mm512_mul_ps,
     load_partial_ps,
-    store_partial_ps
+    store_partial_ps,
+    hsum4 = hsum4_ps
 );
 super::x86_simd!(
     F64x8,
@@ -38,6 +39,35 @@ super::x86_simd!(
     load_partial_pd,
     store_partial_pd
 );
+
+/// Four registers' lane sums through one shuffle tree: pairs are interleaved and added so each
+/// step works on all four at once (13 operations instead of 4 × 8).
+#[inline(always)]
+unsafe fn hsum4_ps(v: [__m512; 4]) -> [f32; 4] {
+    // SAFETY: register-only AVX-512F operations, and a 4-lane store into a 4-element array.
+    unsafe {
+        // Per 128-bit lane: [a0+a2, b0+b2, a1+a3, b1+b3], and the same for c, d.
+        let ab = _mm512_add_ps(
+            _mm512_unpacklo_ps(v[0], v[1]),
+            _mm512_unpackhi_ps(v[0], v[1]),
+        );
+        let cd = _mm512_add_ps(
+            _mm512_unpacklo_ps(v[2], v[3]),
+            _mm512_unpackhi_ps(v[2], v[3]),
+        );
+        // Per 128-bit lane: [a, b, c, d], each summed over that lane's four elements.
+        let abcd = _mm512_add_ps(
+            _mm512_shuffle_ps::<0b01_00_01_00>(ab, cd),
+            _mm512_shuffle_ps::<0b11_10_11_10>(ab, cd),
+        );
+        // Fold the four 128-bit lanes: (0+2, 1+3), then (0+1).
+        let half = _mm512_add_ps(abcd, _mm512_shuffle_f32x4::<0b01_00_11_10>(abcd, abcd));
+        let all = _mm512_add_ps(half, _mm512_shuffle_f32x4::<0b10_11_00_01>(half, half));
+        let mut out = [0.0f32; 4];
+        _mm_storeu_ps(out.as_mut_ptr(), _mm512_castps512_ps128(all));
+        out
+    }
+}
 
 /// The first `n` of `lanes` lanes (`n < lanes`).
 #[inline(always)]
@@ -73,3 +103,5 @@ super::super::isa_kernels!(Avx512Kernel, Isa::Avx512, #[target_feature(enable = 
 // One register tall: for products whose m fits in it (an MLP's output layer, tiny squares),
 // where the two-register tile would multiply mostly padding.
 super::super::isa_kernels!(Avx512Narrow, Isa::Avx512, #[target_feature(enable = "avx512f,fma")], f32 => F32x16, 1 x 24; f64 => F64x8, 1 x 24);
+// Four rows against up to four columns: 16 accumulators, 8 loads in flight.
+super::super::isa_dot_kernels!(Avx512Dot, Isa::Avx512, #[target_feature(enable = "avx512f,fma")], f32 => F32x16, 4; f64 => F64x8, 4);
