@@ -16,7 +16,7 @@
 use std::sync::OnceLock;
 
 use crate::kernel::{DotKernel, Isa, MicroKernel, Tile};
-use crate::pack::{pack_panels, with_a_scratch, with_b_scratch};
+use crate::pack::{with_a_scratch, with_b_scratch};
 use crate::{Element, Parallelism};
 
 /// One product `C ← α·A·B + β·C` as raw pointers and strides (the `matrixmultiply` form).
@@ -302,7 +302,7 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
                     }
                 } else {
                     let b_pack: *mut T = b_scratch.get(nc.div_ceil(nr) * nr * kc);
-                    pack_b_block(p, b_block, nc, kc, nr, b_pack, threads);
+                    pack_b_block::<T, K>(p, b_block, nc, kc, b_pack, threads);
                     BSource {
                         ptr: b_pack.cast_const(),
                         packed: true,
@@ -348,15 +348,15 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
 }
 
 /// Packs a kc × nc block of B into NR-wide panels, splitting the panels over `threads`.
-fn pack_b_block<T: Element>(
+fn pack_b_block<T: Element, K: MicroKernel<T>>(
     p: &Problem<T>,
     b_block: *const T,
     nc: usize,
     kc: usize,
-    nr: usize,
     b_pack: *mut T,
     threads: usize,
 ) {
+    let nr = K::NR;
     let panels = nc.div_ceil(nr);
     let parts = if threads > 1 && panels >= 2 * threads {
         threads
@@ -369,9 +369,9 @@ fn pack_b_block<T: Element>(
         let (q0, q1) = (panels * part / parts, panels * (part + 1) / parts);
         let cols = (q1 * nr).min(nc) - q0 * nr;
         // SAFETY: panels q0..q1 of the block are inside B, and their slots in b_pack (which
-        // holds all `panels`) are written by this part alone.
+        // holds all `panels`) are written by this part alone; K's ISA was checked.
         unsafe {
-            pack_panels(
+            K::pack(
                 cols,
                 kc,
                 nr,
@@ -469,9 +469,10 @@ impl<T: Element> BlockJob<T> {
             // A whose M direction is unit-stride can feed full panels straight to the kernel;
             // only the ragged last panel needs a padded copy.
             let full_panels = if a_in_place { mcb / mr } else { 0 };
-            // SAFETY: the A block is inside A; a_pack holds ceil(mcb/mr) panels.
+            // SAFETY: the A block is inside A; a_pack holds ceil(mcb/mr) panels; K's ISA was
+            // checked by the dispatcher.
             unsafe {
-                pack_panels(
+                K::pack(
                     mcb - full_panels * mr,
                     kc,
                     mr,

@@ -55,6 +55,21 @@ pub(crate) trait MicroKernel<T> {
     /// # Safety
     /// The CPU supports [`Self::ISA`] and the tile satisfies the module-level contract.
     unsafe fn tile<const PACKED_B: bool>(t: &Tile<T>);
+    /// [`pack_panels`](crate::pack::pack_panels), compiled for this ISA so its copies and
+    /// transposes use the ISA's registers.
+    ///
+    /// # Safety
+    /// The CPU supports [`Self::ISA`], and as `pack_panels`.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn pack(
+        outer: usize,
+        kc: usize,
+        w: usize,
+        src: *const T,
+        s_outer: isize,
+        s_k: isize,
+        dst: *mut T,
+    );
 }
 
 /// The few vector operations a tile body needs, implemented once per ISA and element type.
@@ -90,6 +105,22 @@ pub(crate) trait Simd {
     fn mul_scalar(a: Self::E, b: Self::E) -> Self::E;
     /// Is `x` zero?
     fn is_zero(x: Self::E) -> bool;
+    /// Writes the transpose of a `LANES × LANES` block: source row `i` (`LANES` contiguous
+    /// elements at `src + i·s_row`) becomes destination column `i` (`dst[p·w + i]`, `p < LANES`).
+    /// ISAs override this with a register transpose.
+    #[inline(always)]
+    unsafe fn transpose_block(src: *const Self::E, s_row: isize, dst: *mut Self::E, w: usize) {
+        // SAFETY: the caller vouches for the LANES rows of LANES elements and the LANES
+        // destination rows of `w ≥ LANES` elements.
+        unsafe {
+            for i in 0..Self::LANES {
+                let row = src.offset(i as isize * s_row);
+                for p in 0..Self::LANES {
+                    *dst.add(p * w + i) = *row.add(p);
+                }
+            }
+        }
+    }
     /// The lane sums of four registers, each added in a fixed order (the dot path's last step).
     /// ISAs override this with a shuffle tree that shares work between the four.
     #[inline(always)]

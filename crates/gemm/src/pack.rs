@@ -9,13 +9,15 @@
 use std::cell::RefCell;
 
 use crate::Element;
+use crate::kernel::Simd;
 
 /// Packs a block into `w`-wide panels (see the module docs for the layout).
 ///
 /// # Safety
 /// `src` must be readable at every `(o, p)` with `o < outer`, `p < kc`, and `dst` writable for
 /// `ceil(outer / w) · w · kc` elements.
-pub(crate) unsafe fn pack_panels<T: Element>(
+#[inline(always)]
+pub(crate) unsafe fn pack_panels<T: Element, S: Simd<E = T>>(
     outer: usize,
     kc: usize,
     w: usize,
@@ -46,10 +48,34 @@ pub(crate) unsafe fn pack_panels<T: Element>(
                 // each source line at a time. Walking all `rows` lines per step of k instead
                 // would re-fetch every line once per element when the leading dimension is a
                 // power of two, because the lines then share a few L1 sets.
+                // Full square blocks go through the ISA's register transpose (the panel
+                // width is a whole number of registers for A's panels).
+                let lanes = S::LANES;
+                let mut full_rows = 0;
+                if lanes > 1 && w.is_multiple_of(lanes) {
+                    full_rows = rows / lanes * lanes;
+                    let full_k = kc / lanes * lanes;
+                    for i0 in (0..full_rows).step_by(lanes) {
+                        for p0 in (0..full_k).step_by(lanes) {
+                            S::transpose_block(
+                                base.offset(i0 as isize * s_outer + p0 as isize),
+                                s_outer,
+                                out.add(p0 * w + i0),
+                                w,
+                            );
+                        }
+                        for p in full_k..kc {
+                            for i in i0..i0 + lanes {
+                                *out.add(p * w + i) =
+                                    *base.offset(i as isize * s_outer + p as isize);
+                            }
+                        }
+                    }
+                }
                 let line = (64 / std::mem::size_of::<T>()).max(1);
                 for p0 in (0..kc).step_by(line) {
                     let steps = line.min(kc - p0);
-                    for i in 0..rows {
+                    for i in full_rows..rows {
                         let from = base.offset(i as isize * s_outer + p0 as isize);
                         for dp in 0..steps {
                             *out.add((p0 + dp) * w + i) = *from.add(dp);

@@ -29,6 +29,35 @@ macro_rules! isa_kernels {
                 // SAFETY: `MicroKernel::tile`'s contract requires the CPU to support the ISA.
                 unsafe { tile_isa::<PACKED_B>(t) }
             }
+            #[inline]
+            unsafe fn pack(
+                outer: usize,
+                kc: usize,
+                w: usize,
+                src: *const $t,
+                s_outer: isize,
+                s_k: isize,
+                dst: *mut $t,
+            ) {
+                #[$attr]
+                unsafe fn pack_isa(
+                    outer: usize,
+                    kc: usize,
+                    w: usize,
+                    src: *const $t,
+                    s_outer: isize,
+                    s_k: isize,
+                    dst: *mut $t,
+                ) {
+                    // SAFETY: compiled for the ISA, which the caller checked; the packing
+                    // contract is forwarded unchanged.
+                    unsafe {
+                        $crate::pack::pack_panels::<$t, $simd>(outer, kc, w, src, s_outer, s_k, dst)
+                    }
+                }
+                // SAFETY: `MicroKernel::pack`'s contract requires the CPU to support the ISA.
+                unsafe { pack_isa(outer, kc, w, src, s_outer, s_k, dst) }
+            }
         }
 
         impl $crate::probe::PeakLoop<$t> for $kernel<$t> {

@@ -23,7 +23,8 @@ super::x86_simd!(
     _mm512_mul_ps,
     load_partial_ps,
     store_partial_ps,
-    hsum4 = hsum4_ps
+    hsum4 = hsum4_ps,
+    transpose = transpose16_ps
 );
 super::x86_simd!(
     F64x8,
@@ -66,6 +67,57 @@ unsafe fn hsum4_ps(v: [__m512; 4]) -> [f32; 4] {
         let mut out = [0.0f32; 4];
         _mm_storeu_ps(out.as_mut_ptr(), _mm512_castps512_ps128(all));
         out
+    }
+}
+
+/// Transposes a 16 × 16 block in registers (64 shuffles for 256 elements): source row `i` at
+/// `src + i·s_row` becomes destination column `i`, rows of the destination `w` apart.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)]
+unsafe fn transpose16_ps(src: *const f32, s_row: isize, dst: *mut f32, w: usize) {
+    // SAFETY: the caller vouches for 16 rows of 16 readable elements at `src` and 16 rows of
+    // 16 writable elements at `dst`; everything else is register-only.
+    unsafe {
+        // Plain loops, not closures: a closure would not inherit the caller's target features
+        // and every intrinsic in it would become a call.
+        let mut r = [_mm512_setzero_ps(); 16];
+        for (i, row) in r.iter_mut().enumerate() {
+            *row = _mm512_loadu_ps(src.offset(i as isize * s_row));
+        }
+        // In each 128-bit lane L (k = 4L..4L+3), interleave row pairs.
+        let mut lo = [_mm512_setzero_ps(); 8];
+        let mut hi = [_mm512_setzero_ps(); 8];
+        for j in 0..8 {
+            lo[j] = _mm512_unpacklo_ps(r[2 * j], r[2 * j + 1]);
+            hi[j] = _mm512_unpackhi_ps(r[2 * j], r[2 * j + 1]);
+        }
+        // q[g][e], lane L: rows 4g..4g+3 at k = 4L + e.
+        let mut q = [[_mm512_setzero_ps(); 4]; 4];
+        for g in 0..4 {
+            let (l0, l1, h0, h1) = (lo[2 * g], lo[2 * g + 1], hi[2 * g], hi[2 * g + 1]);
+            q[g] = [
+                _mm512_shuffle_ps::<0x44>(l0, l1),
+                _mm512_shuffle_ps::<0xEE>(l0, l1),
+                _mm512_shuffle_ps::<0x44>(h0, h1),
+                _mm512_shuffle_ps::<0xEE>(h0, h1),
+            ];
+        }
+        // For each e, a 4 × 4 transpose of 128-bit lanes gives the rows k = 4L + e.
+        for e in 0..4 {
+            let m01 = _mm512_shuffle_f32x4::<0x44>(q[0][e], q[1][e]);
+            let n01 = _mm512_shuffle_f32x4::<0xEE>(q[0][e], q[1][e]);
+            let m23 = _mm512_shuffle_f32x4::<0x44>(q[2][e], q[3][e]);
+            let n23 = _mm512_shuffle_f32x4::<0xEE>(q[2][e], q[3][e]);
+            let rows = [
+                _mm512_shuffle_f32x4::<0x88>(m01, m23),
+                _mm512_shuffle_f32x4::<0xDD>(m01, m23),
+                _mm512_shuffle_f32x4::<0x88>(n01, n23),
+                _mm512_shuffle_f32x4::<0xDD>(n01, n23),
+            ];
+            for (l, v) in rows.into_iter().enumerate() {
+                _mm512_storeu_ps(dst.add((4 * l + e) * w), v);
+            }
+        }
     }
 }
 

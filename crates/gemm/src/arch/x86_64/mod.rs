@@ -6,7 +6,7 @@ pub(crate) mod avx512;
 
 /// Implements [`Simd`](crate::kernel::Simd) for one register type from its intrinsics.
 macro_rules! x86_simd {
-    ($name:ident, $t:ty, $v:ty, $lanes:literal, $zero:ident, $set1:ident, $load:ident, $store:ident, $fma:ident, $mul:ident, $loadp:ident, $storep:ident $(, hsum4 = $hsum4:ident)?) => {
+    ($name:ident, $t:ty, $v:ty, $lanes:literal, $zero:ident, $set1:ident, $load:ident, $store:ident, $fma:ident, $mul:ident, $loadp:ident, $storep:ident $(, hsum4 = $hsum4:ident)? $(, transpose = $transpose:ident)?) => {
         impl $crate::kernel::Simd for $name {
             type E = $t;
             type V = $v;
@@ -75,6 +75,13 @@ macro_rules! x86_simd {
             unsafe fn hsum4(v: [$v; 4]) -> [$t; 4] {
                 // SAFETY: only reached from functions compiled with this ISA's features.
                 unsafe { $hsum4(v) }
+            }
+            )?
+            $(
+            #[inline(always)]
+            unsafe fn transpose_block(src: *const $t, s_row: isize, dst: *mut $t, w: usize) {
+                // SAFETY: the caller vouches for the source rows and destination rows.
+                unsafe { $transpose(src, s_row, dst, w) }
             }
             )?
         }
