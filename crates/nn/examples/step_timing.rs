@@ -1,68 +1,115 @@
 //! Quick samples/s of `Trainer::step` on the workloads (W1, W2, W3), for checking
 //! changes by hand; the criterion benches in `benches/train.rs` are the reference numbers.
 //!
-//! `flock /tmp/bench.lock cargo run --release -p depthlab-nn --example step_timing [threads...]`
+//! `flock /tmp/bench.lock cargo run --release -p depthlab-nn --example step_timing [modes...]`
+//!
+//! Modes (default `1 2`), each threaded the way `benches/train.rs` runs it:
+//! - `1`: the step inside a 1-thread pool's `install`;
+//! - `2`: the step called from the main thread on rayon's global 2-thread pool (so every
+//!   parallel region is injected into the pool from outside, as in the bench);
+//! - `2i`: the step inside a 2-thread pool's `install` (a caller already on a worker).
+//!
+//! Each figure is the median over `REPS` timed runs of about 0.3 s (the minimum per-step time
+//! in brackets). `NO_FUSE=1` disables the fused SGD weight update.
 
 use std::time::Instant;
 
-use depthlab_nn::{BatchTargets, Loss, Matrix, MlpConfig, OptimizerConfig, Trainer};
+use depthlab_nn::{BatchTargets, Loss, Matrix, MlpConfig, NnError, OptimizerConfig, Trainer};
 
-fn main() -> Result<(), depthlab_nn::NnError> {
-    let threads: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
-    let threads = if threads.is_empty() {
-        vec![1, 2]
-    } else {
-        threads
+/// Timed runs per workload and mode.
+const REPS: usize = 9;
+
+/// The timed loop, handed to whatever puts it on the right thread.
+type Body<'a> = dyn FnMut() -> Result<(), NnError> + Send + 'a;
+
+fn pool(threads: usize) -> Result<rayon::ThreadPool, NnError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| NnError::InvalidValue {
+            field: "threads".into(),
+            value: threads.to_string(),
+            reason: e.to_string(),
+        })
+}
+
+/// Median and best samples/s of one workload, stepping through `run` (which decides the thread
+/// the step runs on).
+fn measure(
+    input: usize,
+    hidden: &[usize],
+    output: usize,
+    batch: usize,
+    run: &dyn Fn(&mut Body<'_>) -> Result<(), NnError>,
+) -> Result<(f64, f64), NnError> {
+    let mut model = MlpConfig::new(input, hidden.to_vec(), output).build(0)?;
+    let mut trainer = Trainer::new(
+        &model,
+        batch,
+        Loss::SoftmaxCrossEntropy,
+        OptimizerConfig::sgd(0.01),
+    )?;
+    trainer.set_fuse_sgd(std::env::var_os("NO_FUSE").is_none());
+    let x = Matrix::from_fn(batch, input, |i, j| ((i * 7 + j * 3) % 17) as f32 / 17.0);
+    let labels: Vec<usize> = (0..batch).map(|i| i % output).collect();
+    let mut per_step: Vec<f64> = Vec::with_capacity(REPS);
+    let mut body = || -> Result<(), NnError> {
+        let mut step = || trainer.step(&mut model, &x, BatchTargets::Classes(&labels));
+        // Warm up and find a step count that takes about 0.3 s.
+        let mut n = 1usize;
+        loop {
+            let t0 = Instant::now();
+            for _ in 0..n {
+                step()?;
+            }
+            if t0.elapsed().as_secs_f64() > 0.1 {
+                break;
+            }
+            n *= 2;
+        }
+        n *= 3;
+        for _ in 0..REPS {
+            let t0 = Instant::now();
+            for _ in 0..n {
+                step()?;
+            }
+            per_step.push(t0.elapsed().as_secs_f64() / n as f64);
+        }
+        Ok(())
     };
-    let workloads = [
-        ("W1", 2, vec![64, 64, 64], 2, 32),
-        ("W2", 64, vec![256, 256], 10, 64),
-        ("W3", 784, vec![512, 512], 10, 128),
+    run(&mut body)?;
+    per_step.sort_by(f64::total_cmp);
+    let median = per_step[per_step.len() / 2];
+    Ok((batch as f64 / median, batch as f64 / per_step[0]))
+}
+
+fn main() -> Result<(), NnError> {
+    let modes: Vec<String> = std::env::args().skip(1).collect();
+    let modes = if modes.is_empty() {
+        vec!["1".to_string(), "2".to_string()]
+    } else {
+        modes
+    };
+    let workloads: [(&str, usize, &[usize], usize, usize); 3] = [
+        ("W1", 2, &[64, 64, 64], 2, 32),
+        ("W2", 64, &[256, 256], 10, 64),
+        ("W3", 784, &[512, 512], 10, 128),
     ];
-    for &t in &threads {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(t)
-            .build()
-            .map_err(|e| depthlab_nn::NnError::InvalidValue {
-                field: "threads".into(),
-                value: t.to_string(),
-                reason: e.to_string(),
-            })?;
-        for (name, input, hidden, output, batch) in &workloads {
-            let (input, output, batch) = (*input, *output, *batch);
-            let result = pool.install(|| -> Result<f64, depthlab_nn::NnError> {
-                let mut model = MlpConfig::new(input, hidden.clone(), output).build(0)?;
-                let mut trainer = Trainer::new(
-                    &model,
-                    batch,
-                    Loss::SoftmaxCrossEntropy,
-                    OptimizerConfig::sgd(0.01),
-                )?;
-                trainer.set_fuse_sgd(std::env::var_os("NO_FUSE").is_none());
-                let x = Matrix::from_fn(batch, input, |i, j| ((i * 7 + j * 3) % 17) as f32 / 17.0);
-                let labels: Vec<usize> = (0..batch).map(|i| i % output).collect();
-                let mut step = || trainer.step(&mut model, &x, BatchTargets::Classes(&labels));
-                // Warm up, then time batches of steps for about 1 s; report the best batch.
-                let mut per_step = f64::INFINITY;
-                let mut n = 1usize;
-                let start = Instant::now();
-                while start.elapsed().as_secs_f64() < 1.5 {
-                    let t0 = Instant::now();
-                    for _ in 0..n {
-                        step()?;
-                    }
-                    let dt = t0.elapsed().as_secs_f64();
-                    per_step = per_step.min(dt / n as f64);
-                    if dt < 0.05 {
-                        n *= 2;
-                    }
-                }
-                Ok(batch as f64 / per_step)
-            })?;
-            println!("{name} threads={t}: {:>9.0} samples/s", result);
+    let one = pool(1)?;
+    let two = pool(2)?;
+    // The bench's global pool: exactly two workers.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build_global();
+    for mode in &modes {
+        for &(name, input, hidden, output, batch) in &workloads {
+            let run = |body: &mut Body<'_>| match mode.as_str() {
+                "1" => one.install(body),
+                "2i" => two.install(body),
+                _ => body(),
+            };
+            let (median, best) = measure(input, hidden, output, batch, &run)?;
+            println!("{name} mode={mode:<2}: {median:>9.0} samples/s median  ({best:.0} best)");
         }
     }
     Ok(())
