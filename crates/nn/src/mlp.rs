@@ -13,7 +13,7 @@ use crate::activation::Activation;
 use crate::error::{NnError, shape2};
 use crate::float::Float;
 use crate::init::Init;
-use crate::linear::{Linear, bias_activation};
+use crate::linear::{Linear, affine, bias_activation, par_for};
 use crate::matrix::Matrix;
 
 /// Architecture of an [`Mlp`]: widths, activation, initialisation, bias.
@@ -237,7 +237,8 @@ impl<T: Float> Mlp<T> {
         for (l, layer) in self.layers.iter().enumerate() {
             let input = cur.as_ref().unwrap_or(x);
             let mut out = Matrix::zeros(x.rows(), layer.out_features());
-            crate::linear::affine(input.view(), layer.weight(), out.as_mut_slice())?;
+            let par = par_for(x.rows(), layer.in_features(), layer.out_features());
+            affine(par, input.view(), layer.weight(), out.as_mut_slice())?;
             let act = if l == last {
                 Activation::Identity
             } else {

@@ -7,13 +7,14 @@
 //! `W_l` is only needed for `δ_{l-1}`, which is computed before the update, so the result is
 //! exactly that of computing all gradients first.
 
-use depthlab_gemm::{MatRef, gemm};
+use depthlab_gemm::{MatRef, Parallelism};
 
 use crate::activation::Activation;
 use crate::error::{NnError, shape2};
 use crate::float::Float;
 use crate::linear::{
-    activation_backward, affine, bias_activation, column_sums, input_grad, weight_grad,
+    MIN_PARALLEL_MACS, activation_backward, affine, bias_activation, column_sums, input_grad,
+    par_for, weight_grad,
 };
 use crate::loss::{BatchTargets, Loss, predicted_class};
 use crate::matrix::Matrix;
@@ -218,7 +219,8 @@ impl<T: Float> Trainer<T> {
                 None => MatRef::row_major(x, rows, input_dim)?,
                 Some(prev) => prev.post.view(),
             };
-            affine(input, layer.weight(), buf.pre.as_mut_slice())?;
+            let par = par_for(rows, layer.in_features(), n);
+            affine(par, input, layer.weight(), buf.pre.as_mut_slice())?;
             if l == last {
                 bias_activation(
                     Activation::Identity,
@@ -257,6 +259,37 @@ impl<T: Float> Trainer<T> {
     ) -> Result<f64, NnError> {
         self.check_model(model)?;
         self.check_batch(x)?;
+        if self.wants_pool(x.rows()) {
+            rayon::scope(|_| self.step_checked(model, x, y))
+        } else {
+            self.step_checked(model, x, y)
+        }
+    }
+
+    /// Whether a pass over `rows` rows should move onto a rayon worker first: only when called
+    /// from outside the pool and some product is big enough to be split.
+    ///
+    /// From outside, every parallel region is a separate injection into the pool: the caller
+    /// sleeps, a worker wakes, and between regions the idle workers spin on the cores the
+    /// caller needs for the sequential parts (three threads on two cores). Measured on W2 at
+    /// 2 threads, that made a step ~1.5× slower than running the same step from a worker. One
+    /// hop per step pays the hand-off once; passes with only small products stay put.
+    fn wants_pool(&self, rows: usize) -> bool {
+        rayon::current_thread_index().is_none()
+            && rayon::current_num_threads() > 1
+            && self
+                .dims
+                .iter()
+                .any(|&(i, o)| rows.saturating_mul(i).saturating_mul(o) >= MIN_PARALLEL_MACS)
+    }
+
+    /// [`Trainer::step`] after the model and batch were checked, on whichever thread runs it.
+    fn step_checked(
+        &mut self,
+        model: &mut Mlp<T>,
+        x: &Matrix<T>,
+        y: BatchTargets<'_, T>,
+    ) -> Result<f64, NnError> {
         let rows = x.rows();
         self.forward(model, x.as_slice(), rows)?;
         let last = self.layers.len() - 1;
@@ -277,6 +310,8 @@ impl<T: Float> Trainer<T> {
             column_sums(buf.delta.as_slice(), &mut buf.db);
         }
         let act = self.activation;
+        // Plain SGD is `W ← (1 - ηλ)·W - η·δᵀ·a`: one GEMM with α = -η, β = 1 - ηλ updates the
+        // weight in place, so `dW` is never written nor read back.
         let fused_sgd = match self.optimizer {
             OptimizerConfig::Sgd {
                 momentum,
@@ -288,63 +323,79 @@ impl<T: Float> Trainer<T> {
             )),
             _ => None,
         };
+        // Halves of a side-by-side pair each take one thread; with more than two threads they
+        // may still split further.
+        let pair_par = |m: usize, k: usize, n: usize| {
+            if rayon::current_num_threads() > 2 {
+                par_for(m, k, n)
+            } else {
+                Parallelism::Sequential
+            }
+        };
         for l in (0..=last).rev() {
             let (before, rest) = self.layers.split_at_mut(l);
             let cur = &mut rest[0];
             let layer = &mut model.layers_mut()[l];
-            if let Some(prev) = before.last_mut() {
-                // δ_{l-1} = δ_l·W_l and dW_l = δ_lᵀ·a_{l-1} read the same inputs and write
-                // different buffers: run them side by side. The same two GEMM calls are made
-                // whatever the thread count, so results do not depend on it.
-                prev.delta.set_rows(rows);
-                let (cur_delta, dw) = (&cur.delta, &mut cur.dw);
-                let (prev_delta, prev_post) = (&mut prev.delta, &prev.post);
-                let weight = layer.weight();
-                let mut grad_in = || input_grad(cur_delta.view(), weight, prev_delta.view_mut());
-                let mut grad_w = || weight_grad(cur_delta.view(), prev_post.view(), dw.view_mut());
-                // Running both in order or side by side gives the same bits; small products
-                // stay on this thread, where a hand-off would cost more than it saves.
-                let macs = rows * weight.rows() * weight.cols();
-                let (a, b) = if macs >= MIN_JOIN_MACS {
-                    rayon::join(grad_in, grad_w)
+            let (n_out_l, n_in_l) = (layer.out_features(), layer.in_features());
+            let macs = rows * n_out_l * n_in_l;
+            // The first layer needs no δ for its input; the others need `δ_{l-1} = δ_l·W_l`
+            // from the weight before its update.
+            let (prev_pre, prev_post, mut prev_delta, prev_db) = match before.last_mut() {
+                Some(p) => (
+                    Some(&p.pre),
+                    Some(&p.post),
+                    Some(&mut p.delta),
+                    Some(&mut p.db),
+                ),
+                None => (None, None, None, None),
+            };
+            let input = prev_post.map_or_else(|| x.view(), Matrix::view);
+            // A big enough pair `δ_{l-1} = δ_l·W_l`, `dW_l = δ_lᵀ·a_{l-1}` runs side by side
+            // (they read the same inputs and write different buffers); it cannot fuse the
+            // update, since the first product reads `W_l` while the second would write it.
+            // Whether to pair depends only on the shapes, never on the thread count, so the
+            // same arithmetic runs for any number of threads.
+            let paired = prev_delta.is_some() && macs >= MIN_JOIN_MACS;
+            let fuse = if paired { None } else { fused_sgd };
+            if let Some(prev_delta) = prev_delta.as_deref_mut() {
+                prev_delta.set_rows(rows);
+                if paired {
+                    let (cur_delta, dw, weight) = (&cur.delta, &mut cur.dw, layer.weight());
+                    let half = pair_par(rows, n_out_l, n_in_l);
+                    let (a, b) = rayon::join(
+                        || input_grad(half, cur_delta.view(), weight, prev_delta.view_mut()),
+                        || {
+                            let dw = dw.view_mut();
+                            weight_grad(half, T::ONE, cur_delta.view(), input, T::ZERO, dw)
+                        },
+                    );
+                    a?;
+                    b?;
                 } else {
-                    (grad_in(), grad_w())
-                };
-                a?;
-                b?;
-                let n_prev = prev.delta.cols();
+                    // `W_l` is read here, before the (possibly fused) update below writes it.
+                    let par = par_for(rows, n_out_l, n_in_l);
+                    input_grad(par, cur.delta.view(), layer.weight(), prev_delta.view_mut())?;
+                }
+            }
+            // δ_{l-1} while it is still in cache; the update below does not touch it.
+            if let (Some(pre), Some(post), Some(delta), Some(db)) =
+                (prev_pre, prev_post, prev_delta, prev_db)
+            {
+                let n_prev = delta.cols();
                 activation_backward(
                     act,
-                    prev.pre.as_slice(),
-                    prev.post.as_slice(),
-                    prev.delta.as_mut_slice(),
-                    self.bias.then_some(prev.db.as_mut_slice()),
+                    pre.as_slice(),
+                    post.as_slice(),
+                    delta.as_mut_slice(),
+                    self.bias.then_some(db.as_mut_slice()),
                     n_prev,
                 );
-                update.apply(
-                    layer.weight_mut().as_mut_slice(),
-                    cur.dw.as_slice(),
-                    &mut cur.s1w,
-                    &mut cur.s2w,
-                );
-                if let Some(b) = layer.bias_mut() {
-                    update.apply(b, &cur.db, &mut cur.s1b, &mut cur.s2b);
-                }
-                continue;
             }
-            // The first layer needs no δ for its input, so nothing runs beside its weight
-            // GEMM, and plain SGD can update the weight inside it.
-            match fused_sgd {
-                // Plain SGD is `W ← (1 - ηλ)·W - η·δᵀ·x`: one GEMM with α = -η, β = 1 - ηλ
-                // updates the weight in place, so `dW` is never written nor read back.
+            let par = par_for(rows, n_out_l, n_in_l);
+            match fuse {
                 Some((alpha, beta)) => {
-                    gemm(
-                        alpha,
-                        cur.delta.view().t(),
-                        x.view(),
-                        beta,
-                        layer.weight_mut().view_mut(),
-                    )?;
+                    let w = layer.weight_mut().view_mut();
+                    weight_grad(par, alpha, cur.delta.view(), input, beta, w)?;
                     if let Some(b) = layer.bias_mut() {
                         for (p, &g) in b.iter_mut().zip(&cur.db) {
                             *p = beta * *p + alpha * g;
@@ -352,7 +403,10 @@ impl<T: Float> Trainer<T> {
                     }
                 }
                 None => {
-                    weight_grad(cur.delta.view(), x.view(), cur.dw.view_mut())?;
+                    if !paired {
+                        let dw = cur.dw.view_mut();
+                        weight_grad(par, T::ONE, cur.delta.view(), input, T::ZERO, dw)?;
+                    }
                     update.apply(
                         layer.weight_mut().as_mut_slice(),
                         cur.dw.as_slice(),
@@ -399,7 +453,7 @@ impl<T: Float> Trainer<T> {
         y: &Targets<T>,
     ) -> Result<Metrics, NnError> {
         self.check_model(model)?;
-        let (input, n_out) = (self.dims[0].0, self.dims[self.dims.len() - 1].1);
+        let input = self.dims[0].0;
         if x.cols() != input || y.len() != x.rows() {
             return Err(NnError::Shape {
                 what: "evaluation data vs model (x rows x input, targets)".into(),
@@ -407,6 +461,21 @@ impl<T: Float> Trainer<T> {
                 found: format!("{} with {} targets", shape2(x.rows(), x.cols()), y.len()),
             });
         }
+        if self.wants_pool(self.max_batch.min(x.rows())) {
+            rayon::scope(|_| self.evaluate_checked(model, x, y))
+        } else {
+            self.evaluate_checked(model, x, y)
+        }
+    }
+
+    /// [`Trainer::evaluate`] after the shapes were checked, on whichever thread runs it.
+    fn evaluate_checked(
+        &mut self,
+        model: &Mlp<T>,
+        x: &Matrix<T>,
+        y: &Targets<T>,
+    ) -> Result<Metrics, NnError> {
+        let (input, n_out) = (self.dims[0].0, self.dims[self.dims.len() - 1].1);
         let threshold = T::from_f64(self.loss.decision_threshold());
         let (mut loss_sum, mut correct, mut sq_err) = (0.0f64, 0usize, 0.0f64);
         let total = x.rows();

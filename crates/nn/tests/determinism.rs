@@ -31,22 +31,33 @@ fn data() -> TrainData {
 }
 
 fn run(threads: usize, data: &TrainData) -> (Mlp, Vec<f64>) {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap();
-    pool.install(|| {
+    run_with(Some(threads), OptimizerConfig::adam(1e-3), data)
+}
+
+/// Trains the 64→256→256→10 net inside a pool of `threads` workers, or with `None` from the
+/// calling thread (outside any pool: the trainer then moves big steps onto rayon's global
+/// pool itself).
+fn run_with(threads: Option<usize>, opt: OptimizerConfig, data: &TrainData) -> (Mlp, Vec<f64>) {
+    let go = || {
         let mut model = MlpConfig::new(64, vec![256, 256], 10).build(3).unwrap();
         let cfg = TrainConfig {
             epochs: 2,
             batch_size: 128,
-            optimizer: OptimizerConfig::adam(1e-3),
+            optimizer: opt,
             seed: 9,
             ..TrainConfig::default()
         };
         let report = train(&mut model, data, &cfg, &mut |_| {}).unwrap();
         (model, report.history.iter().map(|s| s.train_loss).collect())
-    })
+    };
+    match threads {
+        Some(t) => rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .unwrap()
+            .install(go),
+        None => go(),
+    }
 }
 
 fn bits(model: &Mlp) -> Vec<u32> {
@@ -88,6 +99,24 @@ fn training_is_bit_identical_across_runs_and_thread_counts() {
     assert_eq!(h1a, h1b);
     assert_eq!(h1a, h2a);
     assert_eq!(h1a, h2b);
+}
+
+#[test]
+fn plain_sgd_with_fused_updates_is_bit_identical_inside_and_outside_the_pool() {
+    // Plain SGD fuses the update into the weight-gradient GEMM of every layer whose products
+    // do not run side by side; the step also hops onto the global pool when called from
+    // outside it. Neither may change a bit.
+    let data = data();
+    let sgd = OptimizerConfig::sgd(0.05);
+    let (one, h_one) = run_with(Some(1), sgd, &data);
+    let (two, h_two) = run_with(Some(2), sgd, &data);
+    let (outside, h_outside) = run_with(None, sgd, &data);
+    let reference = bits(&one);
+    assert!(bits(&two) == reference, "2 threads differ from 1");
+    assert!(bits(&outside) == reference, "outside the pool differs");
+    assert_eq!(h_one, h_two);
+    assert_eq!(h_one, h_outside);
+    assert!(h_one.iter().all(|l| l.is_finite()));
 }
 
 #[test]
