@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from common import threads_from_env
+from common import Quiet, clean_reps, threads_from_env
 
 # (label, kind, m, k, n, dtype). kind "nn": A[m x k] * B[k x n]; "fwd": X[m x k] * W^T with
 # W [n x k]; "wgrad": dY^T * X with dY [k x m], X [k x n].
@@ -46,33 +46,37 @@ def operands(kind, m, k, n, dtype, rng):
     return r(k, m), r(k, n)  # wgrad: a = dY [k x m], b = X [k x n]
 
 
-def time_calls(call, sync, flops, reps, min_time):
+def time_calls(call, flops, reps, min_time, quiet):
+    """Median GFLOP/s over clean repetitions of back-to-back calls (see common.Quiet)."""
     call()
-    sync()
     t0 = time.perf_counter()
     call()
-    sync()
     one = time.perf_counter() - t0
     # Warm-up for about a quarter of a repetition (caches, thread pools spun up).
     for _ in range(max(1, math.ceil(0.25 * min_time / max(one, 1e-9)))):
         call()
-    sync()
     per_rep = max(1, math.ceil(min_time / max(one, 1e-9)))
-    rates = []
-    for _ in range(reps):
+
+    def one_rep():
+        c0 = time.process_time()
         t0 = time.perf_counter()
         for _ in range(per_rep):
             call()
-        sync()
-        rates.append(flops * per_rep / (time.perf_counter() - t0) / 1e9)
+        wall = time.perf_counter() - t0
+        return flops * per_rep / wall / 1e9, time.process_time() - c0, wall
+
+    rates, utils, discarded = clean_reps(one_rep, reps, quiet)
     med = statistics.median(rates)
-    return {"gflops": med, "reps": rates, "calls_per_rep": per_rep, "us_per_call": flops / med / 1e3}
+    return {"gflops": med, "reps": rates, "calls_per_rep": per_rep,
+            "us_per_call": flops / med / 1e3, "cpu_util": statistics.median(utils),
+            "discarded_reps": discarded}
 
 
 def bench_numpy(threads, reps, min_time):
     from threadpoolctl import threadpool_info, threadpool_limits
 
     rng = np.random.default_rng(0)
+    quiet = Quiet(threads)
     out = []
     with threadpool_limits(limits=threads):
         for label, kind, m, k, n, dt in SHAPES:
@@ -85,8 +89,8 @@ def bench_numpy(threads, reps, min_time):
                 lhs, rhs = a, b.T
             else:
                 lhs, rhs = a.T, b
-            r = time_calls(lambda: np.matmul(lhs, rhs, out=c), lambda: None, 2.0 * m * n * k,
-                           reps, min_time)
+            r = time_calls(lambda: np.matmul(lhs, rhs, out=c), 2.0 * m * n * k, reps,
+                           min_time, quiet)
             assert np.allclose(c, lhs @ rhs, rtol=1e-3, atol=1e-3)
             r["shape"] = label
             out.append(r)
@@ -105,6 +109,7 @@ def bench_torch(threads, reps, min_time):
     torch.set_num_threads(threads)
     torch.set_num_interop_threads(1)
     rng = np.random.default_rng(0)
+    quiet = Quiet(threads)
     out = []
     with torch.no_grad():
         for label, kind, m, k, n, dt in SHAPES:
@@ -117,8 +122,8 @@ def bench_torch(threads, reps, min_time):
                 lhs, rhs = a, b.t()
             else:
                 lhs, rhs = a.t(), b
-            r = time_calls(lambda: torch.mm(lhs, rhs, out=c), lambda: None, 2.0 * m * n * k,
-                           reps, min_time)
+            r = time_calls(lambda: torch.mm(lhs, rhs, out=c), 2.0 * m * n * k, reps,
+                           min_time, quiet)
             assert torch.allclose(c, lhs @ rhs, rtol=1e-3, atol=1e-3)
             r["shape"] = label
             out.append(r)
@@ -131,7 +136,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lib", choices=["numpy", "torch"], required=True)
     ap.add_argument("--reps", type=int, default=7)
-    ap.add_argument("--min-time", type=float, default=0.2, help="seconds per repetition")
+    ap.add_argument("--min-time", type=float, default=0.3, help="seconds per repetition")
     args = ap.parse_args()
     threads = threads_from_env()
     fn = bench_numpy if args.lib == "numpy" else bench_torch

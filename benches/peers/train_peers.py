@@ -50,7 +50,8 @@ def bench_torch(name, threads, reps, min_time):
             loss.backward()
             opt.step()
 
-    res = measure(run_epoch, lambda: None, nb * batch, reps, min_time)
+    res = measure(run_epoch, lambda: None, nb * batch, reps, min_time,
+                  threads=threads)
     res["finite"] = bool(all(torch.isfinite(p).all() for p in model.parameters()))
     res["threads_reported"] = torch.get_num_threads()
     return res
@@ -107,7 +108,8 @@ def bench_jax_step(name, threads, reps, min_time):
             p = jstep(p, xb, yb)
         state["p"] = p
 
-    res = measure(run_epoch, lambda: jax.block_until_ready(state["p"]), nb * batch, reps, min_time)
+    res = measure(run_epoch, lambda: jax.block_until_ready(state["p"]), nb * batch,
+                  reps, min_time, threads=threads)
     res["finite"] = _finite(state["p"])
     return res
 
@@ -130,7 +132,8 @@ def bench_jax_scan(name, threads, reps, min_time):
     def run_epoch():
         state["p"] = jepoch(state["p"], xs, ys)
 
-    res = measure(run_epoch, lambda: jax.block_until_ready(state["p"]), nb * batch, reps, min_time)
+    res = measure(run_epoch, lambda: jax.block_until_ready(state["p"]), nb * batch,
+                  reps, min_time, threads=threads)
     res["finite"] = _finite(state["p"])
     return res
 
@@ -164,7 +167,8 @@ def bench_sklearn(name, threads, reps, min_time):
         def run_epoch():
             clf.partial_fit(x, y)
 
-        res = measure(run_epoch, lambda: None, nb * batch, reps, min_time)
+        res = measure(run_epoch, lambda: None, nb * batch, reps, min_time,
+                  threads=threads)
         res["blas"] = [
             {k: i.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
             for i in threadpool_info()
