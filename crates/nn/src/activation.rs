@@ -130,27 +130,12 @@ impl Activation {
         match *self {
             Activation::Identity => z,
             Activation::Sigmoid => sigmoid(z),
-            Activation::Tanh => z.tanh(),
+            Activation::Tanh => z.tanh_fast(),
             Activation::Relu => z.max(T::ZERO),
-            Activation::LeakyRelu(a) => {
-                if z > T::ZERO {
-                    z
-                } else {
-                    T::from_f64(a) * z
-                }
-            }
-            Activation::Elu(a) => {
-                if z > T::ZERO {
-                    z
-                } else {
-                    T::from_f64(a) * exp_m1(z)
-                }
-            }
-            Activation::Gelu => {
-                let half = T::from_f64(0.5);
-                half * z * (T::ONE + (z / T::from_f64(SQRT_2)).erf())
-            }
-            Activation::Softplus => z.max(T::ZERO) + (-z.abs()).exp().ln_1p(),
+            Activation::LeakyRelu(a) => leaky_relu(z, T::from_f64(a)),
+            Activation::Elu(a) => elu(z, T::from_f64(a)),
+            Activation::Gelu => gelu(z),
+            Activation::Softplus => softplus(z),
             Activation::Silu => z * sigmoid(z),
         }
     }
@@ -181,29 +166,43 @@ impl Activation {
                     T::from_f64(al)
                 }
             }
-            // d/dz α(e^z - 1) = αe^z
-            Activation::Elu(al) => {
-                if z > T::ZERO {
-                    T::ONE
-                } else {
-                    T::from_f64(al) * z.exp()
-                }
-            }
-            // d/dz zΦ(z) = Φ(z) + zφ(z)
-            Activation::Gelu => {
-                let half = T::from_f64(0.5);
-                let cdf = half * (T::ONE + (z / T::from_f64(SQRT_2)).erf());
-                let pdf = T::from_f64(INV_SQRT_2PI) * (-half * z * z).exp();
-                cdf + z * pdf
-            }
+            Activation::Elu(al) => elu_derivative(z, T::from_f64(al)),
+            Activation::Gelu => gelu_derivative(z),
             // d/dz ln(1+e^z) = σ(z)
             Activation::Softplus => sigmoid(z),
-            // d/dz zσ(z) = σ + zσ(1-σ)
-            Activation::Silu => {
-                let s = sigmoid(z);
-                s * (T::ONE + z * (T::ONE - s))
-            }
+            Activation::Silu => silu_derivative(z),
         }
+    }
+
+    /// `out ← f(z)` over a whole slice: one `match` per call, then a branch-free loop that
+    /// LLVM vectorises (the per-element [`Activation::value`] in a loop is far slower).
+    ///
+    /// # Errors
+    /// [`NnError::Shape`] when the lengths differ.
+    pub fn forward_slice<T: Float>(&self, z: &[T], out: &mut [T]) -> Result<(), NnError> {
+        same_len("activation output vs input", z.len(), out.len())?;
+        per_activation!(*self, T, |f| for (o, &zi) in out.iter_mut().zip(z) {
+            *o = f(zi);
+        });
+        Ok(())
+    }
+
+    /// `delta ← delta ⊙ f'(z)` over a whole slice, given `z` and `a = f(z)` (`delta` holds
+    /// `dL/da` on entry and `dL/dz` on return): the backward pass of the layers, vectorised
+    /// like [`Activation::forward_slice`].
+    ///
+    /// # Errors
+    /// [`NnError::Shape`] when the lengths differ.
+    pub fn backward_slice<T: Float>(
+        &self,
+        z: &[T],
+        a: &[T],
+        delta: &mut [T],
+    ) -> Result<(), NnError> {
+        same_len("activation input vs gradient", z.len(), delta.len())?;
+        same_len("activation output vs gradient", a.len(), delta.len())?;
+        crate::linear::activation_backward(*self, z, a, delta, None, delta.len());
+        Ok(())
     }
 
     /// Checks the parameter of `leaky_relu`/`elu` is finite.
@@ -224,30 +223,144 @@ impl Activation {
     }
 }
 
-/// Stable logistic sigmoid: never evaluates `e^x` for large positive `x`.
+/// Runs `$body` with `$f` bound to the activation's value as a closure: one `match` per
+/// call, so the loop inside `$body` is specialised per activation and has no per-element
+/// branch on the variant.
+macro_rules! per_activation {
+    ($act:expr, $t:ty, |$f:ident| $body:expr) => {
+        match $act {
+            Activation::Identity => {
+                let $f = |z: $t| z;
+                $body
+            }
+            Activation::Relu => {
+                let $f = |z: $t| z.max(<$t>::ZERO);
+                $body
+            }
+            Activation::Sigmoid => {
+                let $f = |z: $t| sigmoid(z);
+                $body
+            }
+            Activation::Tanh => {
+                let $f = |z: $t| z.tanh_fast();
+                $body
+            }
+            Activation::LeakyRelu(a) => {
+                let a = <$t>::from_f64(a);
+                let $f = move |z: $t| leaky_relu(z, a);
+                $body
+            }
+            Activation::Elu(a) => {
+                let a = <$t>::from_f64(a);
+                let $f = move |z: $t| elu(z, a);
+                $body
+            }
+            Activation::Gelu => {
+                let $f = |z: $t| gelu(z);
+                $body
+            }
+            Activation::Softplus => {
+                let $f = |z: $t| softplus(z);
+                $body
+            }
+            Activation::Silu => {
+                let $f = |z: $t| z * sigmoid(z);
+                $body
+            }
+        }
+    };
+}
+
+pub(crate) use per_activation;
+
+// The per-activation formulas, each branch-free (selects, not jumps) and built on
+// `exp_fast`/`tanh_fast`, so a loop over a slice that calls one of them vectorises. The slice
+// passes in `linear.rs` call these directly, matching once per slice instead of per element.
+
+/// Stable logistic sigmoid: `e^{-|z|}` never overflows; `σ(z) = 1/(1+e)` for `z ≥ 0` and
+/// `e/(1+e)` below, so small values keep their relative precision.
 #[inline(always)]
 pub(crate) fn sigmoid<T: Float>(z: T) -> T {
-    if z >= T::ZERO {
-        T::ONE / (T::ONE + (-z).exp())
+    let e = (-z.abs()).exp_fast();
+    let num = if z >= T::ZERO { T::ONE } else { e };
+    num / (T::ONE + e)
+}
+
+/// `z` above 0, `αz` below.
+#[inline(always)]
+pub(crate) fn leaky_relu<T: Float>(z: T, alpha: T) -> T {
+    if z > T::ZERO { z } else { alpha * z }
+}
+
+/// `z` above 0, `α(e^z - 1)` below.
+#[inline(always)]
+pub(crate) fn elu<T: Float>(z: T, alpha: T) -> T {
+    let neg = alpha * exp_m1(z.min(T::ZERO));
+    if z > T::ZERO { z } else { neg }
+}
+
+/// d/dz α(e^z - 1) = αe^z below 0, 1 above (α at the kink, as PyTorch).
+#[inline(always)]
+pub(crate) fn elu_derivative<T: Float>(z: T, alpha: T) -> T {
+    let neg = alpha * z.min(T::ZERO).exp_fast();
+    if z > T::ZERO { T::ONE } else { neg }
+}
+
+/// `zΦ(z)`, exact (erf) form.
+#[inline(always)]
+pub(crate) fn gelu<T: Float>(z: T) -> T {
+    let half = T::from_f64(0.5);
+    half * z * (T::ONE + (z / T::from_f64(SQRT_2)).erf())
+}
+
+/// d/dz zΦ(z) = Φ(z) + zφ(z).
+#[inline(always)]
+pub(crate) fn gelu_derivative<T: Float>(z: T) -> T {
+    let half = T::from_f64(0.5);
+    let cdf = half * (T::ONE + (z / T::from_f64(SQRT_2)).erf());
+    let pdf = T::from_f64(INV_SQRT_2PI) * (-half * z * z).exp_fast();
+    cdf + z * pdf
+}
+
+/// `ln(1+e^z)` as `max(z,0) + ln(1+e^{-|z|})`, which never overflows.
+#[inline(always)]
+pub(crate) fn softplus<T: Float>(z: T) -> T {
+    z.max(T::ZERO) + (-z.abs()).exp_fast().ln_1p()
+}
+
+/// d/dz zσ(z) = σ + zσ(1-σ).
+#[inline(always)]
+pub(crate) fn silu_derivative<T: Float>(z: T) -> T {
+    let s = sigmoid(z);
+    s * (T::ONE + z * (T::ONE - s))
+}
+
+/// `e^z - 1` for `z ≤ 0`, accurate near zero: a Taylor polynomial for `|z| < 10⁻²` (exact to
+/// rounding there for both widths), `e^z - 1` elsewhere; both computed, one selected.
+#[inline(always)]
+fn exp_m1<T: Float>(z: T) -> T {
+    let z2 = z * z;
+    let taylor = z
+        + z2 * T::from_f64(0.5)
+        + z2 * z * T::from_f64(1.0 / 6.0)
+        + z2 * z2 * T::from_f64(1.0 / 24.0);
+    let direct = z.exp_fast() - T::ONE;
+    if z.abs() < T::from_f64(1e-2) {
+        taylor
     } else {
-        let e = z.exp();
-        e / (T::ONE + e)
+        direct
     }
 }
 
-/// `e^z - 1` for `z ≤ 0`, accurate near zero (via `2·tanh(z/2)/(1 - tanh(z/2))`, avoiding a
-/// dedicated expm1 in the trait).
-#[inline(always)]
-fn exp_m1<T: Float>(z: T) -> T {
-    if z.abs() < T::from_f64(1e-2) {
-        // Taylor to z⁴ is exact to rounding in this range for both widths.
-        let z2 = z * z;
-        z + z2 * T::from_f64(0.5)
-            + z2 * z * T::from_f64(1.0 / 6.0)
-            + z2 * z2 * T::from_f64(1.0 / 24.0)
-    } else {
-        z.exp() - T::ONE
+fn same_len(what: &str, expected: usize, found: usize) -> Result<(), NnError> {
+    if expected == found {
+        return Ok(());
     }
+    Err(NnError::Shape {
+        what: what.into(),
+        expected: expected.to_string(),
+        found: found.to_string(),
+    })
 }
 
 fn valid_names() -> String {

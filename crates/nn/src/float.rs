@@ -39,6 +39,13 @@ pub trait Float:
     fn ln_1p(self) -> Self;
     /// Hyperbolic tangent.
     fn tanh(self) -> Self;
+    /// `e^self` in a branch-free form loops vectorise: within 1 ulp for `f32` (inputs
+    /// clamped to [-87.3, 88.3], so it never returns 0 or infinity), the std function for
+    /// `f64`.
+    fn exp_fast(self) -> Self;
+    /// `tanh self` in a branch-free form loops vectorise: within 1.5e-7 absolute and 5e-7
+    /// relative for `f32`, the std function for `f64`.
+    fn tanh_fast(self) -> Self;
     /// Square root.
     fn sqrt(self) -> Self;
     /// Absolute value.
@@ -59,7 +66,7 @@ pub trait Float:
 
 /// One body for both widths, so f32 and f64 cannot drift apart.
 macro_rules! impl_float {
-    ($t:ty, $dtype:literal, $erf:path) => {
+    ($t:ty, $dtype:literal, $erf:path, $exp_fast:path, $tanh_fast:path) => {
         impl Float for $t {
             const DTYPE: &'static str = $dtype;
             const BYTES: usize = std::mem::size_of::<$t>();
@@ -86,6 +93,14 @@ macro_rules! impl_float {
             #[inline(always)]
             fn tanh(self) -> Self {
                 <$t>::tanh(self)
+            }
+            #[inline(always)]
+            fn exp_fast(self) -> Self {
+                $exp_fast(self)
+            }
+            #[inline(always)]
+            fn tanh_fast(self) -> Self {
+                $tanh_fast(self)
             }
             #[inline(always)]
             fn sqrt(self) -> Self {
@@ -123,5 +138,11 @@ macro_rules! impl_float {
     };
 }
 
-impl_float!(f32, "F32", libm::erff);
-impl_float!(f64, "F64", libm::erf);
+impl_float!(
+    f32,
+    "F32",
+    libm::erff,
+    crate::fastmath::exp_f32,
+    crate::fastmath::tanh_f32
+);
+impl_float!(f64, "F64", libm::erf, f64::exp, f64::tanh);

@@ -27,6 +27,7 @@
 
 mod activation;
 mod error;
+mod fastmath;
 mod float;
 mod init;
 mod io;

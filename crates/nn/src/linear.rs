@@ -19,7 +19,10 @@
 
 use depthlab_gemm::{MatMut, MatRef, Parallelism, gemm_with};
 
-use crate::activation::Activation;
+use crate::activation::{
+    Activation, elu, elu_derivative, gelu, gelu_derivative, leaky_relu, per_activation, sigmoid,
+    silu_derivative, softplus,
+};
 use crate::error::{NnError, shape2};
 use crate::float::Float;
 use crate::matrix::Matrix;
@@ -299,24 +302,10 @@ pub(crate) fn bias_activation<T: Float>(
         return;
     }
     match post {
-        None => match act {
-            Activation::Identity => map_in_place(pre, bias, n, |z| z),
-            Activation::Relu => map_in_place(pre, bias, n, |z: T| z.max(T::ZERO)),
-            other => map_in_place(pre, bias, n, move |z| other.value(z)),
-        },
+        None => per_activation!(act, T, |f| map_in_place(pre, bias, n, f)),
         Some(post) => {
             let keep_z = !act.derivative_from_output();
-            match act {
-                Activation::Identity => map_to(pre, post, bias, n, false, |z| z),
-                Activation::Relu => map_to(pre, post, bias, n, false, |z: T| z.max(T::ZERO)),
-                Activation::LeakyRelu(a) => {
-                    let a = T::from_f64(a);
-                    map_to(pre, post, bias, n, true, move |z: T| {
-                        if z > T::ZERO { z } else { a * z }
-                    })
-                }
-                other => map_to(pre, post, bias, n, keep_z, move |z| other.value(z)),
-            }
+            per_activation!(act, T, |f| map_to(pre, post, bias, n, keep_z, f))
         }
     }
 }
@@ -382,13 +371,15 @@ pub(crate) fn activation_backward<T: Float>(
     if n == 0 {
         return;
     }
+    // One arm per activation, so each loop is monomorphic (no per-element `match`) and
+    // branch-free: LLVM vectorises it.
     match act {
         Activation::Identity => {
             if let Some(db) = db {
                 column_sums(delta, db);
             }
         }
-        // Written as a select, not a conditional store, so it vectorises.
+        // A select, not a conditional store.
         Activation::Relu => {
             rows_backward(
                 delta,
@@ -402,6 +393,7 @@ pub(crate) fn activation_backward<T: Float>(
         }
         Activation::Sigmoid => rows_backward(delta, post, db, n, |d, a| d * (a * (T::ONE - a))),
         Activation::Tanh => rows_backward(delta, post, db, n, |d, a| d * (T::ONE - a * a)),
+        // The remaining derivatives read `z`.
         Activation::LeakyRelu(al) => {
             let al = T::from_f64(al);
             rows_backward(
@@ -409,13 +401,18 @@ pub(crate) fn activation_backward<T: Float>(
                 pre,
                 db,
                 n,
-                move |d, z| if z > T::ZERO { d } else { d * al },
+                move |d, z| {
+                    if z > T::ZERO { d } else { d * al }
+                },
             )
         }
-        // The remaining derivatives read only `z`.
-        other => rows_backward(delta, pre, db, n, move |d, z| {
-            d * other.derivative(z, T::ZERO)
-        }),
+        Activation::Elu(al) => {
+            let al = T::from_f64(al);
+            rows_backward(delta, pre, db, n, move |d, z| d * elu_derivative(z, al))
+        }
+        Activation::Gelu => rows_backward(delta, pre, db, n, |d, z| d * gelu_derivative(z)),
+        Activation::Softplus => rows_backward(delta, pre, db, n, |d, z| d * sigmoid(z)),
+        Activation::Silu => rows_backward(delta, pre, db, n, |d, z| d * silu_derivative(z)),
     }
 }
 

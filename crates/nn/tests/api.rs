@@ -59,6 +59,61 @@ fn bad_activation_name_lists_every_valid_name() {
 }
 
 #[test]
+fn slice_passes_equal_the_per_element_functions_and_check_lengths() {
+    // Odd length (not a multiple of any SIMD width), values across both sides of every kink
+    // and far into the saturated tails.
+    let z: Vec<f32> = (0..1001).map(|i| (i as f32 - 500.0) * 0.037).collect();
+    let z64: Vec<f64> = z.iter().map(|&v| f64::from(v)).collect();
+    let dy: Vec<f32> = (0..1001)
+        .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0)
+        .collect();
+    for act in Activation::ALL {
+        let mut a = vec![f32::NAN; z.len()];
+        act.forward_slice(&z, &mut a).unwrap();
+        for (i, (&ai, &zi)) in a.iter().zip(&z).enumerate() {
+            assert_eq!(
+                ai.to_bits(),
+                act.value(zi).to_bits(),
+                "{act} forward at {i}"
+            );
+        }
+        let mut d = dy.clone();
+        act.backward_slice(&z, &a, &mut d).unwrap();
+        for i in 0..z.len() {
+            let want = dy[i] * act.derivative(z[i], a[i]);
+            assert!(
+                (d[i] - want).abs() <= 1e-6 * want.abs().max(1.0),
+                "{act} backward at {i}: {} vs {want}",
+                d[i]
+            );
+        }
+        // f64 goes through the same code with the std functions.
+        let mut a64 = vec![0.0f64; z64.len()];
+        act.forward_slice(&z64, &mut a64).unwrap();
+        assert!(
+            a64.iter().zip(&z64).all(|(&x, &zi)| x == act.value(zi)),
+            "{act} f64"
+        );
+        // f32 tracks the f64 values closely (the fast exp/tanh paths).
+        for (&x32, &x64) in a.iter().zip(&a64) {
+            assert!(
+                (f64::from(x32) - x64).abs() <= 2e-6 * x64.abs().max(1.0),
+                "{act}: f32 {x32} vs f64 {x64}"
+            );
+        }
+        let mut short = vec![0.0f32; 3];
+        assert!(matches!(
+            act.forward_slice(&z, &mut short),
+            Err(NnError::Shape { .. })
+        ));
+        assert!(matches!(
+            act.backward_slice(&z, &a[..3], &mut short),
+            Err(NnError::Shape { .. })
+        ));
+    }
+}
+
+#[test]
 fn init_loss_names_parse() {
     for name in Init::ALL_NAMES {
         assert_eq!(name.parse::<Init>().unwrap().to_string(), name);
