@@ -105,18 +105,27 @@ pub(crate) trait Simd {
     fn mul_scalar(a: Self::E, b: Self::E) -> Self::E;
     /// Is `x` zero?
     fn is_zero(x: Self::E) -> bool;
-    /// Writes the transpose of a `LANES × LANES` block: source row `i` (`LANES` contiguous
-    /// elements at `src + i·s_row`) becomes destination column `i` (`dst[p·w + i]`, `p < LANES`).
-    /// ISAs override this with a register transpose.
+    /// Is `x` one?
+    fn is_one(x: Self::E) -> bool;
+    /// Writes the transpose of a `rows × LANES` block (`1 ≤ rows ≤ LANES`): source line `i`
+    /// (`LANES` contiguous elements at `src + i·s_row`) becomes destination column `i`
+    /// (`dst[p·w + i]`, `p < LANES`); nothing past column `rows` is written. ISAs override this
+    /// with a register transpose.
     #[inline(always)]
-    unsafe fn transpose_block(src: *const Self::E, s_row: isize, dst: *mut Self::E, w: usize) {
-        // SAFETY: the caller vouches for the LANES rows of LANES elements and the LANES
-        // destination rows of `w ≥ LANES` elements.
+    unsafe fn transpose_block(
+        src: *const Self::E,
+        s_row: isize,
+        rows: usize,
+        dst: *mut Self::E,
+        w: usize,
+    ) {
+        // SAFETY: the caller vouches for the `rows` lines of LANES elements and the LANES
+        // destination rows of `rows` elements.
         unsafe {
-            for i in 0..Self::LANES {
-                let row = src.offset(i as isize * s_row);
+            for i in 0..rows {
+                let line = src.offset(i as isize * s_row);
                 for p in 0..Self::LANES {
-                    *dst.add(p * w + i) = *row.add(p);
+                    *dst.add(p * w + i) = *line.add(p);
                 }
             }
         }
@@ -207,7 +216,17 @@ pub(crate) unsafe fn tile_body<S: Simd, const MV: usize, const NR: usize, const 
             // Full-height tile, columns contiguous in C. Each loop body is kept tiny and the
             // trip counts are the constants NR and MV, so LLVM unrolls them completely and the
             // accumulators never leave their registers.
-            if beta_zero {
+            if beta_zero && S::is_one(t.alpha) {
+                // The common plain product: the sums are the result (x·1 = x exactly).
+                for j in 0..NR {
+                    if j < t.n_eff {
+                        let cj = t.c.offset(j as isize * t.csc);
+                        for v in 0..MV {
+                            S::store(cj.add(v * S::LANES), acc[j][v]);
+                        }
+                    }
+                }
+            } else if beta_zero {
                 for j in 0..NR {
                     if j < t.n_eff {
                         let cj = t.c.offset(j as isize * t.csc);

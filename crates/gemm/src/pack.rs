@@ -44,38 +44,25 @@ pub(crate) unsafe fn pack_panels<T: Element, S: Simd<E = T>>(
                     }
                 }
             } else if s_k == 1 {
-                // Contiguous along k (a row-major weight matrix, say): take one cache line of
-                // each source line at a time. Walking all `rows` lines per step of k instead
-                // would re-fetch every line once per element when the leading dimension is a
-                // power of two, because the lines then share a few L1 sets.
-                // Full square blocks go through the ISA's register transpose (the panel
-                // width is a whole number of registers for A's panels).
+                // Contiguous along k (a row-major weight matrix, say): a transpose. SIMD ISAs
+                // take blocks of up to LANES lines × LANES steps of k through registers.
                 let lanes = S::LANES;
-                let mut full_rows = 0;
-                if lanes > 1 && w.is_multiple_of(lanes) {
-                    full_rows = rows / lanes * lanes;
-                    let full_k = kc / lanes * lanes;
-                    for i0 in (0..full_rows).step_by(lanes) {
-                        for p0 in (0..full_k).step_by(lanes) {
-                            S::transpose_block(
-                                base.offset(i0 as isize * s_outer + p0 as isize),
-                                s_outer,
-                                out.add(p0 * w + i0),
-                                w,
-                            );
-                        }
-                        for p in full_k..kc {
-                            for i in i0..i0 + lanes {
-                                *out.add(p * w + i) =
-                                    *base.offset(i as isize * s_outer + p as isize);
-                            }
-                        }
+                let full_k = if lanes > 1 { kc / lanes * lanes } else { 0 };
+                for i0 in (0..rows).step_by(lanes) {
+                    let r = lanes.min(rows - i0);
+                    let lines = base.offset(i0 as isize * s_outer);
+                    for p0 in (0..full_k).step_by(lanes) {
+                        S::transpose_block(lines.add(p0), s_outer, r, out.add(p0 * w + i0), w);
                     }
                 }
+                // The rest of k (all of it on the scalar path), one cache line of each source
+                // line at a time: walking all lines per step of k instead would re-fetch each
+                // line once per element when the leading dimension is a power of two, because
+                // the lines then share a few L1 sets.
                 let line = (64 / std::mem::size_of::<T>()).max(1);
-                for p0 in (0..kc).step_by(line) {
+                for p0 in (full_k..kc).step_by(line) {
                     let steps = line.min(kc - p0);
-                    for i in full_rows..rows {
+                    for i in 0..rows {
                         let from = base.offset(i as isize * s_outer + p0 as isize);
                         for dp in 0..steps {
                             *out.add((p0 + dp) * w + i) = *from.add(dp);

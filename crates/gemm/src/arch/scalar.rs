@@ -65,6 +65,10 @@ macro_rules! scalar_simd {
             fn is_zero(x: $t) -> bool {
                 x == 0.0
             }
+            #[inline(always)]
+            fn is_one(x: $t) -> bool {
+                x == 1.0
+            }
         }
     };
 }

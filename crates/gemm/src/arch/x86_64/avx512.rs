@@ -70,19 +70,20 @@ unsafe fn hsum4_ps(v: [__m512; 4]) -> [f32; 4] {
     }
 }
 
-/// Transposes a 16 × 16 block in registers (64 shuffles for 256 elements): source row `i` at
-/// `src + i·s_row` becomes destination column `i`, rows of the destination `w` apart.
+/// Transposes a `rows × 16` block (`rows ≤ 16`) in registers (64 shuffles): source line `i`
+/// at `src + i·s_row` becomes destination column `i`, destination rows `w` apart; lines past
+/// `rows` re-read the last one and their columns are never stored.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)]
-unsafe fn transpose16_ps(src: *const f32, s_row: isize, dst: *mut f32, w: usize) {
-    // SAFETY: the caller vouches for 16 rows of 16 readable elements at `src` and 16 rows of
-    // 16 writable elements at `dst`; everything else is register-only.
+unsafe fn transpose16_ps(src: *const f32, s_row: isize, rows: usize, dst: *mut f32, w: usize) {
+    // SAFETY: the caller vouches for `rows` lines of 16 readable elements at `src` and 16 rows
+    // of `rows` writable elements at `dst`; everything else is register-only.
     unsafe {
         // Plain loops, not closures: a closure would not inherit the caller's target features
         // and every intrinsic in it would become a call.
         let mut r = [_mm512_setzero_ps(); 16];
         for (i, row) in r.iter_mut().enumerate() {
-            *row = _mm512_loadu_ps(src.offset(i as isize * s_row));
+            *row = _mm512_loadu_ps(src.offset(i.min(rows - 1) as isize * s_row));
         }
         // In each 128-bit lane L (k = 4L..4L+3), interleave row pairs.
         let mut lo = [_mm512_setzero_ps(); 8];
@@ -108,14 +109,19 @@ unsafe fn transpose16_ps(src: *const f32, s_row: isize, dst: *mut f32, w: usize)
             let n01 = _mm512_shuffle_f32x4::<0xEE>(q[0][e], q[1][e]);
             let m23 = _mm512_shuffle_f32x4::<0x44>(q[2][e], q[3][e]);
             let n23 = _mm512_shuffle_f32x4::<0xEE>(q[2][e], q[3][e]);
-            let rows = [
+            let out = [
                 _mm512_shuffle_f32x4::<0x88>(m01, m23),
                 _mm512_shuffle_f32x4::<0xDD>(m01, m23),
                 _mm512_shuffle_f32x4::<0x88>(n01, n23),
                 _mm512_shuffle_f32x4::<0xDD>(n01, n23),
             ];
-            for (l, v) in rows.into_iter().enumerate() {
-                _mm512_storeu_ps(dst.add((4 * l + e) * w), v);
+            for (l, v) in out.into_iter().enumerate() {
+                let to = dst.add((4 * l + e) * w);
+                if rows == 16 {
+                    _mm512_storeu_ps(to, v);
+                } else {
+                    store_partial_ps(to, v, rows);
+                }
             }
         }
     }

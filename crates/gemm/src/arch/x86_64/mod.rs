@@ -70,6 +70,10 @@ macro_rules! x86_simd {
             fn is_zero(x: $t) -> bool {
                 x == 0.0
             }
+            #[inline(always)]
+            fn is_one(x: $t) -> bool {
+                x == 1.0
+            }
             $(
             #[inline(always)]
             unsafe fn hsum4(v: [$v; 4]) -> [$t; 4] {
@@ -79,9 +83,15 @@ macro_rules! x86_simd {
             )?
             $(
             #[inline(always)]
-            unsafe fn transpose_block(src: *const $t, s_row: isize, dst: *mut $t, w: usize) {
-                // SAFETY: the caller vouches for the source rows and destination rows.
-                unsafe { $transpose(src, s_row, dst, w) }
+            unsafe fn transpose_block(
+                src: *const $t,
+                s_row: isize,
+                rows: usize,
+                dst: *mut $t,
+                w: usize,
+            ) {
+                // SAFETY: the caller vouches for the source lines and destination rows.
+                unsafe { $transpose(src, s_row, rows, dst, w) }
             }
             )?
         }
