@@ -526,13 +526,20 @@ impl<T: Element> BlockJob<T> {
 }
 
 /// Picks one ISA's path for a product: dot products when both operands run along k and one
-/// side is thin (see [`crate::dot`]), else the blocked loops with the one-register-tall kernel
-/// when the oriented m fits in it, else with the wide one. The choice depends on the shape
-/// alone, so it never changes results across thread counts.
+/// side is thin (see [`crate::dot`]), else the blocked loops with the shortest tile whose
+/// height holds the oriented m (narrow, mid), else the wide one (ISAs with fewer tiles pass
+/// one twice). The choice depends on the shape alone, so it never changes results across
+/// thread counts.
 ///
 /// # Safety
-/// As [`run`], C in any orientation, and the ISA of all three kernels supported.
-unsafe fn pick<T: Element, Wide: MicroKernel<T>, Narrow: MicroKernel<T>, Dot: DotKernel<T>>(
+/// As [`run`], C in any orientation, and the ISA of every kernel supported.
+unsafe fn pick<
+    T: Element,
+    Wide: MicroKernel<T>,
+    Mid: MicroKernel<T>,
+    Narrow: MicroKernel<T>,
+    Dot: DotKernel<T>,
+>(
     p: &Problem<T>,
     threads: usize,
 ) {
@@ -544,6 +551,8 @@ unsafe fn pick<T: Element, Wide: MicroKernel<T>, Narrow: MicroKernel<T>, Dot: Do
         let p = &orient(p);
         if p.m <= Narrow::MR {
             gemm_loops::<T, Narrow>(p, threads)
+        } else if p.m <= Mid::MR {
+            gemm_loops::<T, Mid>(p, threads)
         } else {
             gemm_loops::<T, Wide>(p, threads)
         }
@@ -559,9 +568,13 @@ macro_rules! dispatch {
                     Isa::Scalar => {
                         // SAFETY: forwarded contract; the scalar path runs everywhere.
                         unsafe {
-                            pick::<$t, ScalarKernel<$t>, ScalarKernel<$t>, ScalarDot<$t>>(
-                                p, threads,
-                            )
+                            pick::<
+                                $t,
+                                ScalarKernel<$t>,
+                                ScalarKernel<$t>,
+                                ScalarKernel<$t>,
+                                ScalarDot<$t>,
+                            >(p, threads)
                         }
                     }
                     #[cfg(target_arch = "x86_64")]
@@ -569,7 +582,9 @@ macro_rules! dispatch {
                         // SAFETY: forwarded contract; the caller checked AVX2+FMA is supported.
                         unsafe {
                             use crate::arch::x86_64::avx2::{Avx2Dot, Avx2Kernel, Avx2Narrow};
-                            pick::<$t, Avx2Kernel<$t>, Avx2Narrow<$t>, Avx2Dot<$t>>(p, threads)
+                            pick::<$t, Avx2Kernel<$t>, Avx2Kernel<$t>, Avx2Narrow<$t>, Avx2Dot<$t>>(
+                                p, threads,
+                            )
                         }
                     }
                     #[cfg(target_arch = "x86_64")]
@@ -577,11 +592,15 @@ macro_rules! dispatch {
                         // SAFETY: forwarded contract; the caller checked AVX-512F is supported.
                         unsafe {
                             use crate::arch::x86_64::avx512::{
-                                Avx512Dot, Avx512Kernel, Avx512Narrow,
+                                Avx512Dot, Avx512Kernel, Avx512Mid, Avx512Narrow,
                             };
-                            pick::<$t, Avx512Kernel<$t>, Avx512Narrow<$t>, Avx512Dot<$t>>(
-                                p, threads,
-                            )
+                            pick::<
+                                $t,
+                                Avx512Kernel<$t>,
+                                Avx512Mid<$t>,
+                                Avx512Narrow<$t>,
+                                Avx512Dot<$t>,
+                            >(p, threads)
                         }
                     }
                     #[cfg(not(target_arch = "x86_64"))]

@@ -493,13 +493,13 @@ pub fn tile(isa: Isa, elem: usize) -> (usize, usize) {
 }
 
 /// Every microkernel tile (MR, NR) `isa` may run for `elem`-byte elements, as declared in
-/// src/arch/: the wide kernel first, then (SIMD ISAs) the one-register-tall kernel the driver
-/// picks when the oriented m fits in one register. Keep in step with src/arch/.
+/// src/arch/: the wide kernel first, then (SIMD ISAs) the shorter kernels the driver picks
+/// when the oriented m fits in them. Keep in step with src/arch/.
 pub fn tiles(isa: Isa, elem: usize) -> Vec<(usize, usize)> {
     // Lanes of one 512-bit and one 256-bit register.
     let (zmm, ymm) = (64 / elem, 32 / elem);
     match isa {
-        Isa::Avx512 => vec![(2 * zmm, 12), (zmm, 24)],
+        Isa::Avx512 => vec![(4 * zmm, 6), (2 * zmm, 12), (zmm, 24)],
         Isa::Avx2 => vec![(2 * ymm, 6), (ymm, 12)],
         Isa::Scalar => vec![(4, 4)],
     }
