@@ -10,7 +10,8 @@
 //! - `2i`: the step inside a 2-thread pool's `install` (a caller already on a worker).
 //!
 //! Each figure is the median over `REPS` timed runs of about 0.3 s (the minimum per-step time
-//! in brackets). `NO_FUSE=1` disables the fused SGD weight update.
+//! in brackets). `NO_FUSE=1` disables the fused SGD weight update; `ONLY=W2` times one
+//! workload.
 
 use std::time::Instant;
 
@@ -95,6 +96,7 @@ fn main() -> Result<(), NnError> {
         ("W2", 64, &[256, 256], 10, 64),
         ("W3", 784, &[512, 512], 10, 128),
     ];
+    let only = std::env::var("ONLY").ok();
     let one = pool(1)?;
     let two = pool(2)?;
     // The bench's global pool: exactly two workers.
@@ -103,6 +105,9 @@ fn main() -> Result<(), NnError> {
         .build_global();
     for mode in &modes {
         for &(name, input, hidden, output, batch) in &workloads {
+            if only.as_ref().is_some_and(|o| o != name) {
+                continue;
+            }
             let run = |body: &mut Body<'_>| match mode.as_str() {
                 "1" => one.install(body),
                 "2i" => two.install(body),
