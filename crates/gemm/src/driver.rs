@@ -258,15 +258,6 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
     debug_assert!(K::ISA.is_supported());
     let (mr, nr) = (K::MR, K::NR);
     let blk = blocking(mr, nr, std::mem::size_of::<T>());
-    // With more threads than A blocks, shrink MC so every thread gets one.
-    // With several threads, cut m into a multiple of `threads` blocks of equal height (each
-    // still at most MC) so no thread idles through the last round.
-    let mc = if threads > 1 {
-        let blocks = p.m.div_ceil(blk.mc).div_ceil(threads) * threads;
-        p.m.div_ceil(blocks).div_ceil(mr).max(1) * mr
-    } else {
-        blk.mc
-    };
     // Reading an operand in place saves the copy, but only pays when the sliver is reused by
     // few panels (the copy is not amortised) and when its lines spread over the L1 sets: a
     // sliver strided by a large leading dimension (a power of two, typically) maps into a
@@ -319,22 +310,28 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
                     b: b_src,
                     a_capacity: blk.mc.div_ceil(mr) * mr * blk.kc,
                 };
-                let m_blocks = p.m.div_ceil(mc);
+                // Each thread takes a contiguous, equal share of the MR-tall panels of m (walked
+                // in blocks of at most MC rows), so none idles through a short last block.
+                let m_panels = p.m.div_ceil(mr);
+                let m_parts = threads.min(m_panels).max(1);
                 // Split the n panels too when m alone cannot feed every thread.
-                let n_splits = if threads > m_blocks {
-                    threads.div_ceil(m_blocks).min(nc.div_ceil(nr))
+                let n_splits = if threads > m_parts {
+                    threads.div_ceil(m_parts).min(nc.div_ceil(nr))
                 } else {
                     1
                 };
-                let tasks = m_blocks * n_splits;
+                let tasks = m_parts * n_splits;
                 let panels = nc.div_ceil(nr);
                 let run_task = |t: usize| {
-                    let (mb, ns) = (t / n_splits, t % n_splits);
-                    let ic = mb * mc;
-                    let mcb = mc.min(p.m - ic);
+                    let (mp, ns) = (t / n_splits, t % n_splits);
+                    let (q0, q1) = (m_panels * mp / m_parts, m_panels * (mp + 1) / m_parts);
+                    let (r0, r1) = (q0 * mr, (q1 * mr).min(p.m));
                     let (j0, j1) = (panels * ns / n_splits, panels * (ns + 1) / n_splits);
-                    // SAFETY: tasks cover disjoint (ic, jr) ranges of C; see `BlockJob::run`.
-                    unsafe { job.run::<K>(ic, mcb, j0 * nr, (j1 * nr).min(nc), a_in_place) };
+                    for ic in (r0..r1).step_by(blk.mc) {
+                        let mcb = blk.mc.min(r1 - ic);
+                        // SAFETY: tasks cover disjoint (ic, jr) ranges of C; see `BlockJob::run`.
+                        unsafe { job.run::<K>(ic, mcb, j0 * nr, (j1 * nr).min(nc), a_in_place) };
+                    }
                 };
                 if threads > 1 && tasks > 1 {
                     use rayon::prelude::*;
