@@ -34,13 +34,28 @@ pub(crate) unsafe fn pack_panels<T: Element, S: Simd<E = T>>(
         unsafe {
             let base = src.offset(o0 as isize * s_outer);
             if s_outer == 1 {
-                // Contiguous along the panel's width: copy row by row of k.
+                // Contiguous along the panel's width: copy row by row of k, a register at a
+                // time (a panel row is 48–256 bytes, where a call to memcpy costs more than
+                // the copy), zero-filling past `rows`.
+                let lanes = S::LANES;
                 for p in 0..kc {
                     let from = base.offset(p as isize * s_k);
                     let to = out.add(p * w);
-                    std::ptr::copy_nonoverlapping(from, to, rows);
-                    for i in rows..w {
-                        *to.add(i) = T::ZERO;
+                    for i in (0..w).step_by(lanes) {
+                        let n_src = rows.saturating_sub(i).min(lanes);
+                        let v = if n_src == lanes {
+                            S::load(from.add(i))
+                        } else if n_src == 0 {
+                            S::zero()
+                        } else {
+                            S::load_partial(from.add(i), n_src)
+                        };
+                        let n_dst = (w - i).min(lanes);
+                        if n_dst == lanes {
+                            S::store(to.add(i), v);
+                        } else {
+                            S::store_partial(to.add(i), v, n_dst);
+                        }
                     }
                 }
             } else if s_k == 1 {
