@@ -109,9 +109,9 @@ class Quiet:
 def clean_reps(one_rep, reps, quiet, max_attempts_factor=4):
     """Runs `one_rep()` (returns (rate, cpu_seconds, wall)) until `reps` clean repetitions.
 
-    Returns (rates, cpu/wall ratios, number of discarded repetitions). After
-    `max_attempts_factor * reps` attempts the contaminated ones fill up the count, so the
-    run always finishes; the discard count says how often that happened.
+    Returns (rates, cpu/wall ratios, disturbed repetitions thrown away, disturbed repetitions
+    kept). After `max_attempts_factor * reps` attempts disturbed ones fill up the count, so
+    the run always finishes; the last number says how many figures are disturbed.
     """
     clean, dirty = [], []
     attempts = 0
@@ -122,10 +122,11 @@ def clean_reps(one_rep, reps, quiet, max_attempts_factor=4):
         rate, cpu, wall = one_rep()
         other = quiet.others(s0, quiet.snapshot())
         (clean if other < quiet.threshold else dirty).append((rate, cpu / wall))
-    discarded = attempts - len(clean)
+    kept = 0
     while len(clean) < reps and dirty:
         clean.append(dirty.pop())
-    return [r for r, _ in clean], [u for _, u in clean], discarded
+        kept += 1
+    return [r for r, _ in clean], [u for _, u in clean], len(dirty), kept
 
 
 def measure(run_epoch, sync, samples_per_epoch, reps=5, min_rep_time=0.5, warmup_time=1.0,
@@ -160,8 +161,9 @@ def measure(run_epoch, sync, samples_per_epoch, reps=5, min_rep_time=0.5, warmup
         wall = time.perf_counter() - t0
         return per_rep * samples_per_epoch / wall, time.process_time() - c0, wall
 
-    rates, utils, discarded = clean_reps(one_rep, reps, Quiet(threads))
+    rates, utils, discarded, dirty = clean_reps(one_rep, reps, Quiet(threads))
     return {
+        "dirty_reps": dirty,
         "median": statistics.median(rates),
         "reps": rates,
         "epochs_per_rep": per_rep,

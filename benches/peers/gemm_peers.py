@@ -65,11 +65,11 @@ def time_calls(call, flops, reps, min_time, quiet):
         wall = time.perf_counter() - t0
         return flops * per_rep / wall / 1e9, time.process_time() - c0, wall
 
-    rates, utils, discarded = clean_reps(one_rep, reps, quiet)
+    rates, utils, discarded, dirty = clean_reps(one_rep, reps, quiet)
     med = statistics.median(rates)
     return {"gflops": med, "reps": rates, "calls_per_rep": per_rep,
             "us_per_call": flops / med / 1e3, "cpu_util": statistics.median(utils),
-            "discarded_reps": discarded}
+            "discarded_reps": discarded, "dirty_reps": dirty}
 
 
 def bench_numpy(threads, reps, min_time):

@@ -80,29 +80,58 @@ def machine_info():
     return info
 
 
-def run_train(passes, reps, min_time, peers, log):
-    raw = []
-    for p in range(passes):
-        for w in WORKLOADS:
-            for t in THREADS:
-                for peer in peers:
-                    r = run_child("train_peers.py", ["--peer", peer, "--workload", w, "--reps",
-                                                     str(reps), "--min-time", str(min_time)], t)
-                    r.update(peer=peer, workload=w, threads=t, pass_index=p)
-                    log(f"pass {p + 1} train {peer} {w} {t}T: "
-                        + (r["error"][:200] if "error" in r else f"{r['median']:.0f} samples/s"
-                           f" (cpu/wall {r['cpu_util']:.2f}, discarded reps {r['discarded_reps']})"))
-                    raw.append(r)
+def dirty_reps(entry):
+    """Disturbed repetitions an entry had to use (older entries: inferred from the discards)."""
+    if "dirty_reps" in entry:
+        return entry["dirty_reps"]
+    return max(0, entry.get("discarded_reps", 0) - 3 * len(entry.get("reps", [])))
+
+
+def train_child(peer, w, t, p, reps, min_time, log):
+    r = run_child("train_peers.py", ["--peer", peer, "--workload", w, "--reps", str(reps),
+                                     "--min-time", str(min_time)], t)
+    r.update(peer=peer, workload=w, threads=t, pass_index=p)
+    log(f"pass {p + 1} train {peer} {w} {t}T: "
+        + (r["error"][:200] if "error" in r else f"{r['median']:.0f} samples/s"
+           f" (cpu/wall {r['cpu_util']:.2f}, discarded reps {r['discarded_reps']},"
+           f" disturbed reps kept {r['dirty_reps']})"))
+    return r
+
+
+def gemm_child(lib, t, p, reps, min_time, log):
+    r = run_child("gemm_peers.py", ["--lib", lib, "--reps", str(reps), "--min-time",
+                                    str(min_time)], t)
+    r.update(lib=lib, threads=t, pass_index=p)
+    log(f"pass {p + 1} gemm {lib} {t}T: " + (r["error"][:200] if "error" in r else
+        " ".join(f"{x['gflops']:.0f}" for x in r["results"])
+        + f" (discarded reps {sum(x['discarded_reps'] for x in r['results'])},"
+        f" disturbed kept {sum(x['dirty_reps'] for x in r['results'])})"))
+    return r
+
+
+def run_train(first_pass, passes, reps, min_time, peers, log):
+    return [train_child(peer, w, t, p, reps, min_time, log)
+            for p in range(first_pass, first_pass + passes)
+            for w in WORKLOADS for t in THREADS for peer in peers]
+
+
+def run_gemm(first_pass, passes, reps, min_time, libs, log):
+    return [gemm_child(lib, t, p, reps, min_time, log)
+            for p in range(first_pass, first_pass + passes) for t in THREADS for lib in libs]
+
+
+def aggregate_train(raw):
     rows = []
     for w in WORKLOADS:
         for t in THREADS:
-            for peer in peers:
-                runs = [r for r in raw if (r["peer"], r["workload"], r["threads"]) == (peer, w, t)
-                        and "error" not in r]
+            for peer in PEERS:
+                mine = [r for r in raw if (r["peer"], r["workload"], r["threads"]) == (peer, w, t)]
+                runs = [r for r in mine if "error" not in r]
+                if not mine:
+                    continue
                 if not runs:
-                    errs = [r["error"] for r in raw if (r["peer"], r["workload"], r["threads"])
-                            == (peer, w, t)]
-                    rows.append({"peer": peer, "workload": w, "threads": t, "error": errs[:1]})
+                    rows.append({"peer": peer, "workload": w, "threads": t,
+                                 "error": mine[0]["error"]})
                     continue
                 med, spread = summarize([r["median"] for r in runs])
                 rows.append({
@@ -111,42 +140,28 @@ def run_train(passes, reps, min_time, peers, log):
                     "cpu_util": statistics.median(r["cpu_util"] for r in runs),
                     "finite": all(r.get("finite", True) for r in runs),
                     "discarded_reps": sum(r.get("discarded_reps", 0) for r in runs),
+                    "dirty_reps": sum(dirty_reps(r) for r in runs),
                 })
-    return {"rows": rows, "raw": raw}
+    return rows
 
 
-def run_gemm(passes, reps, min_time, libs, log):
-    raw = []
-    for p in range(passes):
-        for t in THREADS:
-            for lib in libs:
-                r = run_child("gemm_peers.py", ["--lib", lib, "--reps", str(reps), "--min-time",
-                                                str(min_time)], t)
-                r.update(lib=lib, threads=t, pass_index=p)
-                log(f"pass {p + 1} gemm {lib} {t}T: " + (r["error"][:200] if "error" in r else
-                    " ".join(f"{x['gflops']:.0f}" for x in r["results"])
-                    + f" (discarded reps {sum(x['discarded_reps'] for x in r['results'])})"))
-                raw.append(r)
+def aggregate_gemm(raw):
     rows = []
-    blas = {}
-    for lib in libs:
+    for lib in LIBS:
         for t in THREADS:
             runs = [r for r in raw if r["lib"] == lib and r["threads"] == t and "error" not in r]
             if not runs:
                 continue
-            blas[lib] = runs[0].get("blas")
             for i, shape in enumerate(x["shape"] for x in runs[0]["results"]):
-                vals = [r["results"][i]["gflops"] for r in runs]
-                med, spread = summarize(vals)
+                res = [r["results"][i] for r in runs]
+                med, spread = summarize([x["gflops"] for x in res])
                 rows.append({"lib": lib, "threads": t, "shape": shape, "gflops": med,
-                             "pass_medians": vals, "spread": spread,
-                             "us_per_call": statistics.median(
-                                 r["results"][i]["us_per_call"] for r in runs),
-                             "cpu_util": statistics.median(
-                                 r["results"][i]["cpu_util"] for r in runs),
-                             "discarded_reps": sum(r["results"][i]["discarded_reps"]
-                                                   for r in runs)})
-    return {"rows": rows, "blas": blas, "raw": raw}
+                             "pass_medians": [x["gflops"] for x in res], "spread": spread,
+                             "us_per_call": statistics.median(x["us_per_call"] for x in res),
+                             "cpu_util": statistics.median(x.get("cpu_util", 0) for x in res),
+                             "discarded_reps": sum(x.get("discarded_reps", 0) for x in res),
+                             "dirty_reps": sum(dirty_reps(x) for x in res)})
+    return rows
 
 
 def fmt_rate(v):
@@ -167,6 +182,8 @@ def train_table(sec):
                     cells.append("failed")
                     continue
                 c = fmt_rate(r["samples_per_s"])
+                if r["dirty_reps"]:
+                    c += "†"
                 if r["spread"] > SPREAD_FLAG:
                     lo, hi = min(r["pass_medians"]), max(r["pass_medians"])
                     c += f" ({fmt_rate(lo)}–{fmt_rate(hi)})"
@@ -193,6 +210,8 @@ def gemm_table(sec):
                 cells.append("–")
                 continue
             c = f"{r['gflops']:.0f}" if r["gflops"] >= 10 else f"{r['gflops']:.1f}"
+            if r["dirty_reps"]:
+                c += "†"
             if r["spread"] > SPREAD_FLAG:
                 c += f" ({min(r['pass_medians']):.0f}–{max(r['pass_medians']):.0f})"
             cells.append(c)
@@ -211,12 +230,17 @@ def print_tables(data):
         print(f"\nGEMM, GFLOP/s, median of {data['gemm']['passes']} pass medians"
               " (range shown when passes differ by >15%):\n")
         print(gemm_table(data["gemm"]))
+    print("\n† some repetitions ran while other processes used the CPU (see README).")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", choices=["train", "gemm"])
     ap.add_argument("--passes", type=int, default=2)
+    ap.add_argument("--add", action="store_true",
+                    help="append the new passes to those already in results.json")
+    ap.add_argument("--redo-disturbed", action="store_true",
+                    help="re-run only the entries in results.json that kept disturbed repetitions")
     ap.add_argument("--peers", nargs="+", choices=PEERS, default=PEERS)
     ap.add_argument("--libs", nargs="+", choices=LIBS, default=LIBS)
     ap.add_argument("--quick", action="store_true", help="short repetitions, for a smoke test")
@@ -228,30 +252,48 @@ def main():
     if os.path.exists(RESULTS):
         with open(RESULTS) as f:
             data = json.load(f)
-    if args.tables:
-        print_tables(data)
-        return
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
 
-    data["machine"] = machine_info()
-    if args.only in (None, "train"):
-        reps, mt = (2, 0.1) if args.quick else (5, 0.5)
-        sec = run_train(args.passes, reps, mt, args.peers, log)
-        sec.update(passes=args.passes, reps=reps, min_rep_time_s=mt,
-                   date_utc=data["machine"]["date_utc"])
-        data["train"] = sec
-    if args.only in (None, "gemm"):
-        reps, mt = (2, 0.05) if args.quick else (7, 0.3)
-        sec = run_gemm(args.passes, reps, mt, args.libs, log)
-        sec.update(passes=args.passes, reps=reps, min_rep_time_s=mt,
-                   date_utc=data["machine"]["date_utc"])
-        data["gemm"] = sec
-    if not args.no_write:
-        with open(RESULTS, "w") as f:
-            json.dump(data, f, indent=1)
-            f.write("\n")
+    if not args.tables:
+        data["machine"] = machine_info()
+        train_cfg = (2, 0.1) if args.quick else (5, 0.5)
+        gemm_cfg = (2, 0.05) if args.quick else (7, 0.3)
+        for name, cfg in (("train", train_cfg), ("gemm", gemm_cfg)):
+            if args.only not in (None, name):
+                continue
+            old = data.get(name, {}).get("raw", []) if (args.add or args.redo_disturbed) else []
+            if args.redo_disturbed:
+                raw = []
+                for e in old:
+                    bad = "error" in e or (dirty_reps(e) if name == "train" else
+                                           sum(dirty_reps(x) for x in e["results"]))
+                    if not bad:
+                        raw.append(e)
+                    elif name == "train":
+                        raw.append(train_child(e["peer"], e["workload"], e["threads"],
+                                               e["pass_index"], *cfg, log))
+                    else:
+                        raw.append(gemm_child(e["lib"], e["threads"], e["pass_index"], *cfg, log))
+            else:
+                first = 1 + max((e["pass_index"] for e in old), default=-1)
+                fn = run_train if name == "train" else run_gemm
+                which = args.peers if name == "train" else args.libs
+                raw = old + fn(first, args.passes, *cfg, which, log)
+            data[name] = {"raw": raw, "passes": len({e["pass_index"] for e in raw}),
+                          "reps": cfg[0], "min_rep_time_s": cfg[1],
+                          "date_utc": data["machine"]["date_utc"]}
+        for name, agg in (("train", aggregate_train), ("gemm", aggregate_gemm)):
+            if name in data:
+                data[name]["rows"] = agg(data[name]["raw"])
+        if not args.no_write:
+            with open(RESULTS, "w") as f:
+                json.dump(data, f, indent=1)
+                f.write("\n")
+    for name, agg in (("train", aggregate_train), ("gemm", aggregate_gemm)):
+        if name in data:
+            data[name]["rows"] = agg(data[name]["raw"])
     print_tables(data)
 
 
