@@ -259,20 +259,28 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
     let (mr, nr) = (K::MR, K::NR);
     let blk = blocking(mr, nr, std::mem::size_of::<T>());
     // Reading an operand in place saves the copy, but only pays when the sliver is reused by
-    // few panels (the copy is not amortised) and when its lines spread over the L1 sets: a
-    // sliver strided by a large leading dimension (a power of two, typically) maps into a
+    // few panels (the copy is not amortised). A B sliver must also spread its lines over the L1
+    // sets: strided by a large leading dimension (a power of two, typically) it maps into a
     // handful of sets and is evicted between uses, which costs far more than packing.
     let elem = std::mem::size_of::<T>();
     let span_fits =
         |steps: usize, stride: isize| steps * stride.unsigned_abs() * elem <= IN_PLACE_MAX_SPAN;
     let kc_max = blk.kc.min(p.k);
-    let a_in_place = p.rsa == 1 && p.n <= A_IN_PLACE_MAX_PANELS * nr && span_fits(kc_max, p.csa);
-    let b_in_place = p.m <= B_IN_PLACE_MAX_PANELS * mr
-        && if p.csb.abs() == 1 {
-            span_fits(kc_max, p.rsb)
-        } else {
-            p.rsb.abs() == 1 && span_fits(nr, p.csb)
-        };
+    // A is streamed from L2 whether packed or not (each micro-panel meets one B sliver at a
+    // time), so a strided A costs no more in place than packed. B is different: its sliver is
+    // reused by every A panel from L1 and must not be evicted between uses, unless there is only
+    // one A panel (each sliver is then used once, and any stride will do).
+    let a_in_place = p.rsa == 1 && p.n <= A_IN_PLACE_MAX_PANELS * nr;
+    let b_in_place = if p.m <= mr {
+        p.csb.abs() == 1 || p.rsb.abs() == 1
+    } else {
+        p.m <= B_IN_PLACE_MAX_PANELS * mr
+            && if p.csb.abs() == 1 {
+                span_fits(kc_max, p.rsb)
+            } else {
+                p.rsb.abs() == 1 && span_fits(nr, p.csb)
+            }
+    };
 
     with_b_scratch(|b_scratch| {
         for jc in (0..p.n).step_by(blk.nc) {

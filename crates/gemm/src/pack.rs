@@ -38,6 +38,20 @@ pub(crate) unsafe fn pack_panels<T: Element, S: Simd<E = T>>(
                 // time (a panel row is 48–256 bytes, where a call to memcpy costs more than
                 // the copy), zero-filling past `rows`.
                 let lanes = S::LANES;
+                if rows == w && w % lanes == 0 {
+                    // A full panel of whole registers (every A panel but the last): plain
+                    // loads and stores, without the per-register tail checks below, which
+                    // cost more than the copy itself in the small products of an MLP step.
+                    for p in 0..kc {
+                        let from = base.offset(p as isize * s_k);
+                        let to = out.add(p * w);
+                        for i in (0..w).step_by(lanes) {
+                            S::store(to.add(i), S::load(from.add(i)));
+                        }
+                    }
+                    out = out.add(w * kc);
+                    continue;
+                }
                 for p in 0..kc {
                     let from = base.offset(p as isize * s_k);
                     let to = out.add(p * w);
