@@ -38,15 +38,21 @@ pub struct Problem<T> {
     pub csc: isize,
 }
 
-/// A is read in place (not packed) only when it feeds at most this many NR-wide panels.
-const A_IN_PLACE_MAX_PANELS: usize = 4;
+/// A is read in place (not packed) only when it feeds at most this many NR-wide panels: past
+/// it, contiguous packed panels pay back their copy.
+const A_IN_PLACE_MAX_PANELS: usize = 32;
+
+/// Bytes an in-place A block (kc steps of its k stride) may span: a quarter of a 2 MiB L2,
+/// where its pages and lines stay cached between the panels that reuse it. A 1024³ product
+/// with n ≤ 192 read in place at a 4 KiB stride ran at a third of its packed speed.
+const A_IN_PLACE_MAX_SPAN: usize = 512 << 10;
 
 /// B is read in place (not packed) only when it feeds at most this many MR-tall panels.
 const B_IN_PLACE_MAX_PANELS: usize = 4;
 
-/// Bytes an in-place sliver may stride over (half of a 32 KiB L1d): within it, lines cannot
-/// pile into a few cache sets.
-const IN_PLACE_MAX_SPAN: usize = 16 << 10;
+/// Bytes an in-place B sliver with rows contiguous (kc lines of NR elements) may stride over:
+/// within a third of a 48 KiB L1d its lines cannot pile into a few cache sets.
+const B_IN_PLACE_MAX_SPAN: usize = 16 << 10;
 
 /// Below this many multiply-adds a second thread costs more in hand-off than it saves.
 const MIN_PARALLEL_MACS: usize = 96 * 96 * 96;
@@ -259,27 +265,24 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
     let (mr, nr) = (K::MR, K::NR);
     let blk = blocking(mr, nr, std::mem::size_of::<T>());
     // Reading an operand in place saves the copy, but only pays when the sliver is reused by
-    // few panels (the copy is not amortised). A B sliver must also spread its lines over the L1
-    // sets: strided by a large leading dimension (a power of two, typically) it maps into a
-    // handful of sets and is evicted between uses, which costs far more than packing.
+    // few panels (the copy is not amortised). A is streamed from L2 whether packed or not (each
+    // micro-panel meets one B sliver at a time), so its stride matters only as far as its block
+    // must stay in L2. A B sliver is reused from L1 by every A panel: with its rows contiguous
+    // (kc short lines, a large stride apart: a power of two, typically) the lines can map into
+    // a handful of sets and be evicted between uses, which costs far more than packing; with
+    // its columns contiguous (NR runs of kc elements) they spread over every set. With a single
+    // A panel each sliver is used once, and any stride will do.
     let elem = std::mem::size_of::<T>();
-    let span_fits =
-        |steps: usize, stride: isize| steps * stride.unsigned_abs() * elem <= IN_PLACE_MAX_SPAN;
     let kc_max = blk.kc.min(p.k);
-    // A is streamed from L2 whether packed or not (each micro-panel meets one B sliver at a
-    // time), so a strided A costs no more in place than packed. B is different: its sliver is
-    // reused by every A panel from L1 and must not be evicted between uses, unless there is only
-    // one A panel (each sliver is then used once, and any stride will do).
-    let a_in_place = p.rsa == 1 && p.n <= A_IN_PLACE_MAX_PANELS * nr;
+    let a_in_place = p.rsa == 1
+        && p.n <= A_IN_PLACE_MAX_PANELS * nr
+        && kc_max * p.csa.unsigned_abs() * elem <= A_IN_PLACE_MAX_SPAN;
     let b_in_place = if p.m <= mr {
         p.csb.abs() == 1 || p.rsb.abs() == 1
     } else {
         p.m <= B_IN_PLACE_MAX_PANELS * mr
-            && if p.csb.abs() == 1 {
-                span_fits(kc_max, p.rsb)
-            } else {
-                p.rsb.abs() == 1 && span_fits(nr, p.csb)
-            }
+            && (p.rsb.abs() == 1
+                || p.csb.abs() == 1 && kc_max * p.rsb.unsigned_abs() * elem <= B_IN_PLACE_MAX_SPAN)
     };
 
     with_b_scratch(|b_scratch| {

@@ -154,6 +154,9 @@ pub(crate) trait Simd {
 /// Below this depth a tile is over before a prefetch of C could help, and the hints only cost.
 const PREFETCH_MIN_KC: usize = 64;
 
+/// How many k steps ahead the microkernel prefetches its A panel.
+const A_PREFETCH_STEPS: usize = 8;
+
 /// The tile body, written once for every SIMD ISA: `MV` registers down, `NR` broadcasts across.
 ///
 /// # Safety
@@ -189,7 +192,14 @@ pub(crate) unsafe fn tile_body<S: Simd, const MV: usize, const NR: usize, const 
         }
         let mut a = t.a;
         let mut b = t.b;
+        // The A panel streams in from L2 (it does not fit L1 beside B); asking for it a few
+        // steps ahead hides that latency, which the hardware prefetcher alone does not
+        // (1 thread, 1024³: 151 -> 157 GFLOP/s; 128×784×512: 129 -> 136).
+        let a_ahead = A_PREFETCH_STEPS as isize * t.a_ks;
         for _ in 0..t.kc {
+            for v in 0..MV {
+                S::prefetch(a.wrapping_offset(a_ahead).wrapping_add(v * S::LANES));
+            }
             let mut av = [S::zero(); MV];
             for (v, r) in av.iter_mut().enumerate() {
                 *r = S::load(a.add(v * S::LANES));
