@@ -85,16 +85,18 @@ pub(crate) unsafe fn pack_panels<T: Element, S: Simd<E = T>>(
                     }
                 }
                 // The rest of k (all of it on the scalar path), one cache line of each source
-                // line at a time: walking all lines per step of k instead would re-fetch each
-                // line once per element when the leading dimension is a power of two, because
-                // the lines then share a few L1 sets.
+                // line at a time: walking all lines per step of the whole k instead would
+                // re-fetch each line once per element when the leading dimension is a power of
+                // two, because the lines then share a few L1 sets. Within a block the steps go
+                // outside: with a short k (2 inputs, say) a loop per line over its few steps
+                // costs several times the copy.
                 let line = (64 / std::mem::size_of::<T>()).max(1);
                 for p0 in (full_k..kc).step_by(line) {
-                    let steps = line.min(kc - p0);
-                    for i in 0..rows {
-                        let from = base.offset(i as isize * s_outer + p0 as isize);
-                        for dp in 0..steps {
-                            *out.add((p0 + dp) * w + i) = *from.add(dp);
+                    for p in p0..kc.min(p0 + line) {
+                        let from = base.add(p);
+                        let to = out.add(p * w);
+                        for i in 0..rows {
+                            *to.add(i) = *from.offset(i as isize * s_outer);
                         }
                     }
                 }
