@@ -38,7 +38,7 @@ pub(crate) unsafe fn pack_panels<T: Element, S: Simd<E = T>>(
                 // time (a panel row is 48–256 bytes, where a call to memcpy costs more than
                 // the copy), zero-filling past `rows`.
                 let lanes = S::LANES;
-                if rows == w && w % lanes == 0 {
+                if rows == w && w.is_multiple_of(lanes) {
                     // A full panel of whole registers (every A panel but the last): plain
                     // loads and stores, without the per-register tail checks below, which
                     // cost more than the copy itself in the small products of an MLP step.
