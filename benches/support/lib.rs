@@ -7,6 +7,8 @@
 //! depthlab GEMM deliberately stays sequential inside a rayon worker (it assumes the caller is
 //! already the parallel loop), so an `install`ed call would silently measure one thread.
 
+pub mod peers;
+
 use depthlab_gemm::Element;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -1,0 +1,145 @@
+//! depthlab-gemm, `matrixmultiply` and the `gemm` crate timed round by round on issue 2's
+//! shapes, for ratios that hold on a shared machine whose speed drifts.
+//!
+//! Criterion times one implementation for seconds, then the next: when a neighbour's load
+//! comes or goes in between, a ratio moves by up to 2× on this machine. Here every round runs
+//! each implementation once on the shape (a batch of calls lasting about 20 ms), so all three
+//! meet the same conditions; a cell is the median over rounds, and the table also prints the
+//! FMA peak measured in the same process, for "% of peak".
+//!
+//! ```sh
+//! flock /tmp/bench.lock cargo run --release --example gemm_side_by_side -- [THREADS] [ROUNDS]
+//! ```
+//!
+//! THREADS is 1 (default) or 2; ROUNDS defaults to 15. matrixmultiply reads its thread count
+//! from `MATMUL_NUM_THREADS` once per process, so the program re-runs itself with that set.
+
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use depthlab_benches::peers::{
+    BenchElement, Impl, MM_THREADS_ENV, check_against, dgemm_sizes, mlp_shapes, run, square_sizes,
+};
+use depthlab_benches::{Problem, random_vec};
+use depthlab_gemm::probe::{Dtype, measure_peak};
+use depthlab_gemm::{Isa, active_isa};
+
+/// The implementations of each round, in the order they run.
+const IMPLS: [Impl; 3] = [Impl::Depthlab, Impl::Matrixmultiply, Impl::GemmCrate];
+
+/// Roughly how long one implementation's batch of calls lasts in a round.
+const BATCH_TIME: Duration = Duration::from_millis(20);
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let parse = |i: usize, default: usize, what: &str| -> Result<usize, String> {
+        args.get(i).map_or(Ok(default), |s| {
+            s.parse::<usize>()
+                .ok()
+                .filter(|&v| v > 0)
+                .ok_or_else(|| format!("{what} must be a positive integer, got {s:?}"))
+        })
+    };
+    let (threads, rounds) = match (parse(0, 1, "THREADS"), parse(1, 15, "ROUNDS")) {
+        (Ok(t), Ok(r)) => (t, r),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if std::env::var(MM_THREADS_ENV).ok() != Some(threads.to_string()) {
+        return rerun_with_mm_threads(threads);
+    }
+    if let Err(e) = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+    {
+        eprintln!("error: building rayon's {threads}-thread pool: {e}");
+        return ExitCode::FAILURE;
+    }
+    let isa = active_isa().unwrap_or(Isa::Scalar);
+    let peak = |dtype| {
+        measure_peak(isa, dtype, threads, Duration::from_millis(200), 5)
+            .map_or(f64::NAN, |r| r.gflops)
+    };
+    let (peak32, peak64) = (peak(Dtype::F32), peak(Dtype::F64));
+    println!(
+        "{threads} thread(s), {rounds} rounds, ISA {}; FMA peak f32 {peak32:.1}, f64 {peak64:.1} GFLOP/s\n",
+        isa.name()
+    );
+    println!(
+        "| shape | depthlab | % of peak | matrixmultiply | gemm (x86-v4) | ours / mm | ours / gemm |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    for p in square_sizes().iter().chain(&mlp_shapes()) {
+        table_row::<f32>(p, "", threads, rounds, peak32);
+    }
+    for p in &dgemm_sizes() {
+        table_row::<f64>(p, "f64 ", threads, rounds, peak64);
+    }
+    ExitCode::SUCCESS
+}
+
+/// Runs this program again with matrixmultiply's thread count set to `threads`.
+fn rerun_with_mm_threads(threads: usize) -> ExitCode {
+    let status = std::env::current_exe().and_then(|exe| {
+        Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .env(MM_THREADS_ENV, threads.to_string())
+            .status()
+    });
+    match status {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(s) => {
+            eprintln!("error: the run with {MM_THREADS_ENV}={threads} failed: {s}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: re-running with {MM_THREADS_ENV}={threads}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Times the three implementations round by round on `p` and prints one Markdown row.
+fn table_row<T: BenchElement>(p: &Problem, prefix: &str, threads: usize, rounds: usize, peak: f64) {
+    let a: Vec<T> = random_vec(p.a_len(), 1);
+    let b: Vec<T> = random_vec(p.b_len(), 2);
+    let mut c = vec![T::ZERO; p.c_len()];
+    for imp in IMPLS {
+        check_against(imp, threads, p, &a, &b);
+    }
+    // Calls per batch, from one timed call of ours (every implementation gets the same count).
+    let start = Instant::now();
+    run(Impl::Depthlab, threads, p, &a, &b, &mut c);
+    let once = start.elapsed().max(Duration::from_nanos(50));
+    let calls = (BATCH_TIME.as_secs_f64() / once.as_secs_f64()).clamp(1.0, 1e6) as usize;
+    let mut secs = [const { Vec::new() }; IMPLS.len()];
+    for _ in 0..rounds {
+        for (i, &imp) in IMPLS.iter().enumerate() {
+            let start = Instant::now();
+            for _ in 0..calls {
+                run(imp, threads, p, &a, std::hint::black_box(&b), &mut c);
+            }
+            secs[i].push(start.elapsed().as_secs_f64() / calls as f64);
+            std::hint::black_box(&c);
+        }
+    }
+    let rate: Vec<f64> = secs
+        .iter_mut()
+        .map(|s| {
+            s.sort_by(f64::total_cmp);
+            p.flops() as f64 / s[s.len() / 2] / 1e9
+        })
+        .collect();
+    println!(
+        "| {prefix}{} | {:.1} | {:.0}% | {:.1} | {:.1} | {:.2}× | {:.2}× |",
+        p.label(),
+        rate[0],
+        100.0 * rate[0] / peak,
+        rate[1],
+        rate[2],
+        rate[0] / rate[1],
+        rate[0] / rate[2]
+    );
+}
