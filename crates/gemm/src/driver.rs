@@ -43,9 +43,10 @@ pub struct Problem<T> {
 /// in place, 112 packed; 64×64×256, 11 panels: 120 in place, 104 packed).
 const A_IN_PLACE_MAX_PANELS: usize = 16;
 
-/// Bytes an in-place A block (kc steps of its k stride) may span: a quarter of a 2 MiB L2,
-/// where its pages and lines stay cached between the panels that reuse it. A 1024³ product
-/// with n ≤ 192 read in place at a 4 KiB stride ran at a third of its packed speed.
+/// Bytes an in-place A block (kc steps of its k stride) may span: a quarter of a 2 MiB L2, so
+/// its pages and lines stay cached between the panels that reuse it. (With no limit on span or
+/// panels, 1024³ read A in place over 4 MiB at a 4 KiB stride and ran at a third of its packed
+/// speed.)
 const A_IN_PLACE_MAX_SPAN: usize = 512 << 10;
 
 /// B is read in place (not packed) only when it feeds at most this many MR-tall panels.

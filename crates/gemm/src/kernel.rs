@@ -193,8 +193,9 @@ pub(crate) unsafe fn tile_body<S: Simd, const MV: usize, const NR: usize, const 
         let mut a = t.a;
         let mut b = t.b;
         // The A panel streams in from L2 (it does not fit L1 beside B); asking for it a few
-        // steps ahead hides that latency, which the hardware prefetcher alone does not
-        // (1 thread, 1024³: 151 -> 157 GFLOP/s; 128×784×512: 129 -> 136).
+        // steps ahead hides latency the hardware prefetcher leaves (1 thread, one interleaved
+        // run: 1024³ 151 -> 157 GFLOP/s, 128×784×512 129 -> 136; small products unchanged;
+        // later runs on the drifting machine could not separate it from the noise).
         let a_ahead = A_PREFETCH_STEPS as isize * t.a_ks;
         for _ in 0..t.kc {
             for v in 0..MV {
