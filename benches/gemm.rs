@@ -20,13 +20,13 @@
 //! up to 512³, otherwise our sequential path), so a wrong call cannot pass as a fast one.
 
 use std::hint::black_box;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
 use depthlab_benches::peers::{
-    BenchElement, Impl, MM_THREADS_ENV, NAIVE_MAX_MACS, check_against, dgemm_sizes, mlp_shapes,
-    run, square_sizes,
+    BenchElement, Impl, NAIVE_MAX_MACS, check_against, dgemm_sizes, mlp_shapes,
+    rerun_with_mm_threads, run, square_sizes,
 };
 use depthlab_benches::{MAX_THREADS, Problem, THREADS, group_name, init_thread_pool, random_vec};
 
@@ -108,13 +108,8 @@ fn main() -> ExitCode {
     }
 
     // matrixmultiply first, one process per thread count (see the module docs).
-    let exe = std::env::current_exe().expect("path of this bench binary");
     for threads in THREADS {
-        let status = Command::new(&exe)
-            .args(std::env::args_os().skip(1))
-            .env(CHILD_ENV, threads.to_string())
-            .env(MM_THREADS_ENV, threads.to_string())
-            .status()
+        let status = rerun_with_mm_threads(threads, &[(CHILD_ENV, &threads.to_string())])
             .expect("re-running the bench binary for matrixmultiply");
         if !status.success() {
             eprintln!("matrixmultiply benches at {threads} thread(s) failed: {status}");

@@ -2,12 +2,32 @@
 //! `matrixmultiply`, the `gemm` crate (x86-v4) and the naive loop, plus the shape
 //! lists and a check that every implementation computes the same product.
 
+use std::process::{Command, ExitStatus};
+
 use depthlab_gemm::{Element, MatMut, MatRef, Parallelism, gemm_with};
 
 use crate::{Problem, naive_gemm};
 
 /// matrixmultiply's own thread-count variable, read once per process.
 pub const MM_THREADS_ENV: &str = "MATMUL_NUM_THREADS";
+
+/// Runs this program again, with the same arguments, `MATMUL_NUM_THREADS=threads` and the extra
+/// variables: matrixmultiply reads its thread count once per process, so each count needs one.
+///
+/// # Errors
+/// When the program's path cannot be found or the process cannot be started.
+pub fn rerun_with_mm_threads(
+    threads: usize,
+    extra_env: &[(&str, &str)],
+) -> std::io::Result<ExitStatus> {
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.args(std::env::args_os().skip(1))
+        .env(MM_THREADS_ENV, threads.to_string());
+    for &(key, value) in extra_env {
+        cmd.env(key, value);
+    }
+    cmd.status()
+}
 
 /// The naive loop is only run up to this many multiply-adds (512³): beyond, it takes seconds.
 pub const NAIVE_MAX_MACS: u64 = 512 * 512 * 512;

@@ -14,11 +14,12 @@
 //! THREADS is 1 (default) or 2; ROUNDS defaults to 15. matrixmultiply reads its thread count
 //! from `MATMUL_NUM_THREADS` once per process, so the program re-runs itself with that set.
 
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use depthlab_benches::peers::{
-    BenchElement, Impl, MM_THREADS_ENV, check_against, dgemm_sizes, mlp_shapes, run, square_sizes,
+    BenchElement, Impl, MM_THREADS_ENV, check_against, dgemm_sizes, mlp_shapes,
+    rerun_with_mm_threads, run, square_sizes,
 };
 use depthlab_benches::{Problem, random_vec};
 use depthlab_gemm::probe::{Dtype, measure_peak};
@@ -48,7 +49,7 @@ fn main() -> ExitCode {
         }
     };
     if std::env::var(MM_THREADS_ENV).ok() != Some(threads.to_string()) {
-        return rerun_with_mm_threads(threads);
+        return rerun_for_mm(threads);
     }
     // The peak first: rayon's freshly started workers would share the cores with it.
     let isa = active_isa().unwrap_or(Isa::Scalar);
@@ -85,14 +86,8 @@ fn main() -> ExitCode {
 }
 
 /// Runs this program again with matrixmultiply's thread count set to `threads`.
-fn rerun_with_mm_threads(threads: usize) -> ExitCode {
-    let status = std::env::current_exe().and_then(|exe| {
-        Command::new(exe)
-            .args(std::env::args_os().skip(1))
-            .env(MM_THREADS_ENV, threads.to_string())
-            .status()
-    });
-    match status {
+fn rerun_for_mm(threads: usize) -> ExitCode {
+    match rerun_with_mm_threads(threads, &[]) {
         Ok(s) if s.success() => ExitCode::SUCCESS,
         Ok(s) => {
             eprintln!("error: the run with {MM_THREADS_ENV}={threads} failed: {s}");

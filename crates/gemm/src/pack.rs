@@ -84,20 +84,16 @@ pub(crate) unsafe fn pack_panels<T: Element, S: Simd<E = T>>(
                         S::transpose_block(lines.add(p0), s_outer, r, out.add(p0 * w + i0), w);
                     }
                 }
-                // The rest of k (all of it on the scalar path), one cache line of each source
-                // line at a time: walking all lines per step of the whole k instead would
-                // re-fetch each line once per element when the leading dimension is a power of
-                // two, because the lines then share a few L1 sets. Within a block the steps go
-                // outside: with a short k (2 inputs, say) a loop per line over its few steps
-                // costs several times the copy.
-                let line = (64 / std::mem::size_of::<T>()).max(1);
-                for p0 in (full_k..kc).step_by(line) {
-                    for p in p0..kc.min(p0 + line) {
-                        let from = base.add(p);
-                        let to = out.add(p * w);
-                        for i in 0..rows {
-                            *to.add(i) = *from.offset(i as isize * s_outer);
-                        }
+                // The rest of k: shorter than a register on SIMD ISAs, all of it on the scalar
+                // path (whose panels are only a few lines wide). Steps go outside, lines
+                // inside: with a short k (2 inputs, say) a loop per line over its few steps
+                // costs several times the copy, and a tail this short touches each source
+                // line at most LANES - 1 times.
+                for p in full_k..kc {
+                    let from = base.add(p);
+                    let to = out.add(p * w);
+                    for i in 0..rows {
+                        *to.add(i) = *from.offset(i as isize * s_outer);
                     }
                 }
                 for p in 0..kc {
