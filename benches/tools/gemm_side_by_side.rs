@@ -5,7 +5,8 @@
 //! comes or goes in between, a ratio moves by up to 2× on this machine. Here every round runs
 //! each implementation once on the shape (a batch of calls lasting about 20 ms), so all three
 //! meet the same conditions; a cell is the median over rounds, and the table also prints the
-//! FMA peak measured in the same process, for "% of peak".
+//! FMA peak measured in the same process, for "% of peak". At 2 threads each round also runs
+//! depthlab on one thread, for its scaling under the same conditions.
 //!
 //! ```sh
 //! flock /tmp/bench.lock cargo run --release --example gemm_side_by_side -- [THREADS] [ROUNDS]
@@ -25,8 +26,15 @@ use depthlab_benches::{Problem, random_vec};
 use depthlab_gemm::probe::{Dtype, measure_peak};
 use depthlab_gemm::{Isa, active_isa};
 
-/// The implementations of each round, in the order they run.
-const IMPLS: [Impl; 3] = [Impl::Depthlab, Impl::Matrixmultiply, Impl::GemmCrate];
+/// The implementations of each round, in the order they run, with the thread count each uses
+/// (`None`: the run's). At more than one thread, depthlab also runs on one in every round, so
+/// its scaling is read from the same conditions as everything else.
+const RUNS: [(Impl, Option<usize>); 4] = [
+    (Impl::Depthlab, None),
+    (Impl::Matrixmultiply, None),
+    (Impl::GemmCrate, None),
+    (Impl::Depthlab, Some(1)),
+];
 
 /// Roughly how long one implementation's batch of calls lasts in a round.
 const BATCH_TIME: Duration = Duration::from_millis(20);
@@ -72,10 +80,17 @@ fn main() -> ExitCode {
         "{threads} thread(s), {rounds} rounds, ISA {}; FMA peak f32 {peak32:.1}, f64 {peak64:.1} GFLOP/s\n",
         isa.name()
     );
-    println!(
-        "| shape | depthlab | % of peak | matrixmultiply | gemm (x86-v4) | ours / mm | ours / gemm |"
-    );
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    if threads > 1 {
+        println!(
+            "| shape | depthlab | % of peak | matrixmultiply | gemm (x86-v4) | ours / mm | ours / gemm | depthlab 1 thread | ours / ours 1T |"
+        );
+        println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    } else {
+        println!(
+            "| shape | depthlab | % of peak | matrixmultiply | gemm (x86-v4) | ours / mm | ours / gemm |"
+        );
+        println!("| --- | --- | --- | --- | --- | --- | --- |");
+    }
     for p in square_sizes().iter().chain(&mlp_shapes()) {
         table_row::<f32>(p, "", threads, rounds, peak32);
     }
@@ -105,20 +120,23 @@ fn table_row<T: BenchElement>(p: &Problem, prefix: &str, threads: usize, rounds:
     let a: Vec<T> = random_vec(p.a_len(), 1);
     let b: Vec<T> = random_vec(p.b_len(), 2);
     let mut c = vec![T::ZERO; p.c_len()];
-    for imp in IMPLS {
-        check_against(imp, threads, p, &a, &b);
+    // At one thread the extra one-thread run of ours would repeat the first.
+    let runs = if threads > 1 { &RUNS[..] } else { &RUNS[..3] };
+    for &(imp, t) in runs {
+        check_against(imp, t.unwrap_or(threads), p, &a, &b);
     }
     // Calls per batch, from one timed call of ours (every implementation gets the same count).
     let start = Instant::now();
     run(Impl::Depthlab, threads, p, &a, &b, &mut c);
     let once = start.elapsed().max(Duration::from_nanos(50));
     let calls = (BATCH_TIME.as_secs_f64() / once.as_secs_f64()).clamp(1.0, 1e6) as usize;
-    let mut secs = [const { Vec::new() }; IMPLS.len()];
+    let mut secs = vec![Vec::new(); runs.len()];
     for _ in 0..rounds {
-        for (i, &imp) in IMPLS.iter().enumerate() {
+        for (i, &(imp, t)) in runs.iter().enumerate() {
+            let t = t.unwrap_or(threads);
             let start = Instant::now();
             for _ in 0..calls {
-                run(imp, threads, p, &a, std::hint::black_box(&b), &mut c);
+                run(imp, t, p, &a, std::hint::black_box(&b), &mut c);
             }
             secs[i].push(start.elapsed().as_secs_f64() / calls as f64);
             std::hint::black_box(&c);
@@ -131,8 +149,13 @@ fn table_row<T: BenchElement>(p: &Problem, prefix: &str, threads: usize, rounds:
             p.flops() as f64 / s[s.len() / 2] / 1e9
         })
         .collect();
+    let scaling = if threads > 1 {
+        format!(" {:.1} | {:.2}× |", rate[3], rate[0] / rate[3])
+    } else {
+        String::new()
+    };
     println!(
-        "| {prefix}{} | {:.1} | {:.0}% | {:.1} | {:.1} | {:.2}× | {:.2}× |",
+        "| {prefix}{} | {:.1} | {:.0}% | {:.1} | {:.1} | {:.2}× | {:.2}× |{scaling}",
         p.label(),
         rate[0],
         100.0 * rate[0] / peak,
