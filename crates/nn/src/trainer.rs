@@ -5,16 +5,17 @@
 //! `δ_{l-1} = (δ_l·W_l) ⊙ f'(z_{l-1})`, `dW_l = δ_lᵀ·a_{l-1}`, `db_l = Σ_batch δ_l`, and
 //! layer `l` is updated as soon as its gradients exist (while they are still in cache);
 //! `W_l` is only needed for `δ_{l-1}`, which is computed before the update, so the result is
-//! exactly that of computing all gradients first.
+//! exactly that of computing all gradients first. Plain SGD folds the update into the
+//! weight-gradient product itself (see [`Trainer::set_fuse_sgd`]).
 
-use depthlab_gemm::{MatRef, Parallelism};
+use depthlab_gemm::MatRef;
 
 use crate::activation::Activation;
 use crate::error::{NnError, shape2};
 use crate::float::Float;
 use crate::linear::{
-    MIN_PARALLEL_MACS, activation_backward, affine, bias_activation, column_sums, input_grad,
-    par_for, weight_grad,
+    Linear, MIN_PARALLEL_MACS, activation_backward, affine, bias_activation, column_sums,
+    input_grad, par_for, weight_grad,
 };
 use crate::loss::{BatchTargets, Loss, predicted_class};
 use crate::matrix::Matrix;
@@ -22,8 +23,9 @@ use crate::mlp::Mlp;
 use crate::optim::{OptimizerConfig, Update};
 use crate::train::Targets;
 
-/// Below this many multiply-adds per backward GEMM, the input- and weight-gradient products
-/// of a layer run one after the other instead of side by side on rayon's pool.
+/// The backward pipeline runs a layer's update beside the next layer's input gradient only
+/// when both have at least this many multiply-adds; smaller ones cost less than the hand-off
+/// to a second thread.
 const MIN_JOIN_MACS: usize = 1 << 20;
 
 /// Parameter tensors at least this long are updated in two halves side by side when rayon
@@ -50,6 +52,46 @@ fn apply_split<T: Float>(update: &Update<T>, p: &mut [T], g: &[T], s1: &mut [T],
         || update.apply(p0, g0, s10, s20),
         || update.apply(p1, g1, s11, s21),
     );
+}
+
+/// Stage `l` of the backward pipeline: layer `l`'s weight and bias step from `δ_l` (in
+/// `buf`) and the layer's input `a_{l-1}`, through one fused GEMM for plain SGD, else through
+/// `dW_l` and the optimizer.
+fn update_layer<T: Float>(
+    layer: &mut Linear<T>,
+    buf: &mut LayerBuffers<T>,
+    input: MatRef<'_, T>,
+    rows: usize,
+    fused_sgd: Option<(T, T)>,
+    update: &Update<T>,
+) -> Result<(), NnError> {
+    let par = par_for(rows, layer.out_features(), layer.in_features());
+    match fused_sgd {
+        Some((alpha, beta)) => {
+            let w = layer.weight_mut().view_mut();
+            weight_grad(par, alpha, buf.delta.view(), input, beta, w)?;
+            if let Some(b) = layer.bias_mut() {
+                for (p, &g) in b.iter_mut().zip(&buf.db) {
+                    *p = beta * *p + alpha * g;
+                }
+            }
+        }
+        None => {
+            let dw = buf.dw.view_mut();
+            weight_grad(par, T::ONE, buf.delta.view(), input, T::ZERO, dw)?;
+            apply_split(
+                update,
+                layer.weight_mut().as_mut_slice(),
+                buf.dw.as_slice(),
+                &mut buf.s1w,
+                &mut buf.s2w,
+            );
+            if let Some(b) = layer.bias_mut() {
+                update.apply(b, &buf.db, &mut buf.s1b, &mut buf.s2b);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Loss and metrics of a model over a whole data set.
@@ -349,99 +391,72 @@ impl<T: Float> Trainer<T> {
             )),
             _ => None,
         };
-        // Halves of a side-by-side pair each take one thread; with more than two threads they
-        // may still split further.
-        let pair_par = |m: usize, k: usize, n: usize| {
-            if rayon::current_num_threads() > 2 {
-                par_for(m, k, n)
-            } else {
-                Parallelism::Sequential
-            }
-        };
+        // Backward as a two-stage pipeline. `δ_{l-1} = δ_l·W_l` must read `W_l` before its
+        // update, so it runs one stage ahead: stage l updates layer l (its weight-gradient
+        // product, or the fused SGD product that writes `W_l` in place) while, beside it, the
+        // activation derivative turns `δ_{l-1}` into `dL/dz_{l-1}` and `δ_{l-2} = δ_{l-1}·W_{l-1}`
+        // is formed from the not-yet-updated `W_{l-1}`. The two sides touch disjoint buffers,
+        // and each product is computed the same way whether they run side by side or one after
+        // the other, so the thread count never changes a bit.
+        if last > 0 {
+            let (before, rest) = self.layers.split_at_mut(last);
+            let prev = &mut before[last - 1];
+            prev.delta.set_rows(rows);
+            let w = model.layers()[last].weight();
+            let par = par_for(rows, w.rows(), w.cols());
+            input_grad(par, rest[0].delta.view(), w, prev.delta.view_mut())?;
+        }
+        let bias = self.bias;
         for l in (0..=last).rev() {
-            let (before, rest) = self.layers.split_at_mut(l);
+            let (lower, rest) = self.layers.split_at_mut(l);
             let cur = &mut rest[0];
-            let layer = &mut model.layers_mut()[l];
-            let (n_out_l, n_in_l) = (layer.out_features(), layer.in_features());
-            let macs = rows * n_out_l * n_in_l;
-            // The first layer needs no δ for its input; the others need `δ_{l-1} = δ_l·W_l`
-            // from the weight before its update.
-            let (prev_pre, prev_post, mut prev_delta, prev_db) = match before.last_mut() {
-                Some(p) => (
-                    Some(&p.pre),
-                    Some(&p.post),
-                    Some(&mut p.delta),
-                    Some(&mut p.db),
-                ),
-                None => (None, None, None, None),
-            };
-            let input = prev_post.map_or_else(|| x.view(), Matrix::view);
-            // A big enough pair `δ_{l-1} = δ_l·W_l`, `dW_l = δ_lᵀ·a_{l-1}` runs side by side
-            // (they read the same inputs and write different buffers); it cannot fuse the
-            // update, since the first product reads `W_l` while the second would write it.
-            // Whether to pair depends only on the shapes, never on the thread count, so the
-            // same arithmetic runs for any number of threads.
-            let paired = prev_delta.is_some() && macs >= MIN_JOIN_MACS;
-            let fuse = if paired { None } else { fused_sgd };
-            if let Some(prev_delta) = prev_delta.as_deref_mut() {
-                prev_delta.set_rows(rows);
-                if paired {
-                    let (cur_delta, dw, weight) = (&cur.delta, &mut cur.dw, layer.weight());
-                    let half = pair_par(rows, n_out_l, n_in_l);
-                    let (a, b) = rayon::join(
-                        || input_grad(half, cur_delta.view(), weight, prev_delta.view_mut()),
-                        || {
-                            let dw = dw.view_mut();
-                            weight_grad(half, T::ONE, cur_delta.view(), input, T::ZERO, dw)
-                        },
-                    );
-                    a?;
-                    b?;
-                } else {
-                    // `W_l` is read here, before the (possibly fused) update below writes it.
-                    let par = par_for(rows, n_out_l, n_in_l);
-                    input_grad(par, cur.delta.view(), layer.weight(), prev_delta.view_mut())?;
-                }
-            }
-            // δ_{l-1} while it is still in cache; the update below does not touch it.
-            if let (Some(pre), Some(post), Some(delta), Some(db)) =
-                (prev_pre, prev_post, prev_delta, prev_db)
-            {
-                let n_prev = delta.cols();
-                activation_backward(
-                    act,
-                    pre.as_slice(),
-                    post.as_slice(),
-                    delta.as_mut_slice(),
-                    self.bias.then_some(db.as_mut_slice()),
-                    n_prev,
-                );
-            }
-            let par = par_for(rows, n_out_l, n_in_l);
-            match fuse {
-                Some((alpha, beta)) => {
-                    let w = layer.weight_mut().view_mut();
-                    weight_grad(par, alpha, cur.delta.view(), input, beta, w)?;
-                    if let Some(b) = layer.bias_mut() {
-                        for (p, &g) in b.iter_mut().zip(&cur.db) {
-                            *p = beta * *p + alpha * g;
+            let (lower_layers, rest_layers) = model.layers_mut().split_at_mut(l);
+            let layer = &mut rest_layers[0];
+            let update_macs = rows * layer.out_features() * layer.in_features();
+            match lower.split_last_mut() {
+                None => update_layer(layer, cur, x.view(), rows, fused_sgd, &update)?,
+                Some((prev, lower2)) => {
+                    let LayerBuffers {
+                        pre,
+                        post,
+                        delta,
+                        db,
+                        ..
+                    } = prev;
+                    let post = &*post;
+                    // `δ_{l-2}` exists only below the second layer.
+                    let next = lower2
+                        .last_mut()
+                        .map(|b| (&mut b.delta, lower_layers[l - 1].weight()));
+                    let next_macs = next.as_ref().map_or(0, |(_, w)| rows * w.rows() * w.cols());
+                    let propagate = || -> Result<(), NnError> {
+                        let n_prev = delta.cols();
+                        activation_backward(
+                            act,
+                            pre.as_slice(),
+                            post.as_slice(),
+                            delta.as_mut_slice(),
+                            bias.then_some(db.as_mut_slice()),
+                            n_prev,
+                        );
+                        if let Some((next_delta, w)) = next {
+                            next_delta.set_rows(rows);
+                            let par = par_for(rows, w.rows(), w.cols());
+                            input_grad(par, delta.view(), w, next_delta.view_mut())?;
                         }
-                    }
-                }
-                None => {
-                    if !paired {
-                        let dw = cur.dw.view_mut();
-                        weight_grad(par, T::ONE, cur.delta.view(), input, T::ZERO, dw)?;
-                    }
-                    apply_split(
-                        &update,
-                        layer.weight_mut().as_mut_slice(),
-                        cur.dw.as_slice(),
-                        &mut cur.s1w,
-                        &mut cur.s2w,
-                    );
-                    if let Some(b) = layer.bias_mut() {
-                        update.apply(b, &cur.db, &mut cur.s1b, &mut cur.s2b);
+                        Ok(())
+                    };
+                    let mut step_layer =
+                        || update_layer(layer, cur, post.view(), rows, fused_sgd, &update);
+                    if rayon::current_num_threads() > 1
+                        && update_macs.min(next_macs) >= MIN_JOIN_MACS
+                    {
+                        let (a, b) = rayon::join(step_layer, propagate);
+                        a?;
+                        b?;
+                    } else {
+                        step_layer()?;
+                        propagate()?;
                     }
                 }
             }

@@ -31,15 +31,25 @@ fn data() -> TrainData {
 }
 
 fn run(threads: usize, data: &TrainData) -> (Mlp, Vec<f64>) {
-    run_with(Some(threads), OptimizerConfig::adam(1e-3), data)
+    run_with(
+        Some(threads),
+        OptimizerConfig::adam(1e-3),
+        &[256, 256],
+        data,
+    )
 }
 
-/// Trains the 64→256→256→10 net inside a pool of `threads` workers, or with `None` from the
+/// Trains a 64→hidden→10 net inside a pool of `threads` workers, or with `None` from the
 /// calling thread (outside any pool: the trainer then moves big steps onto rayon's global
 /// pool itself).
-fn run_with(threads: Option<usize>, opt: OptimizerConfig, data: &TrainData) -> (Mlp, Vec<f64>) {
+fn run_with(
+    threads: Option<usize>,
+    opt: OptimizerConfig,
+    hidden: &[usize],
+    data: &TrainData,
+) -> (Mlp, Vec<f64>) {
     let go = || {
-        let mut model = MlpConfig::new(64, vec![256, 256], 10).build(3).unwrap();
+        let mut model = MlpConfig::new(64, hidden.to_vec(), 10).build(3).unwrap();
         let cfg = TrainConfig {
             epochs: 2,
             batch_size: 128,
@@ -103,14 +113,17 @@ fn training_is_bit_identical_across_runs_and_thread_counts() {
 
 #[test]
 fn plain_sgd_with_fused_updates_is_bit_identical_inside_and_outside_the_pool() {
-    // Plain SGD fuses the update into the weight-gradient GEMM of every layer whose products
-    // do not run side by side; the step also hops onto the global pool when called from
-    // outside it. Neither may change a bit.
+    // Plain SGD fuses the update into the weight-gradient GEMM of every layer. With three
+    // hidden layers of 256 and batches of 128, the backward pipeline runs the middle layer's
+    // update beside the first layer's input gradient when it has two threads, and one after
+    // the other when it has one; the step also hops onto the global pool when called from
+    // outside it. None of it may change a bit.
     let data = data();
     let sgd = OptimizerConfig::sgd(0.05);
-    let (one, h_one) = run_with(Some(1), sgd, &data);
-    let (two, h_two) = run_with(Some(2), sgd, &data);
-    let (outside, h_outside) = run_with(None, sgd, &data);
+    let hidden = [256, 256, 256];
+    let (one, h_one) = run_with(Some(1), sgd, &hidden, &data);
+    let (two, h_two) = run_with(Some(2), sgd, &hidden, &data);
+    let (outside, h_outside) = run_with(None, sgd, &hidden, &data);
     let reference = bits(&one);
     assert!(bits(&two) == reference, "2 threads differ from 1");
     assert!(bits(&outside) == reference, "outside the pool differs");
