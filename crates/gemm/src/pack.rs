@@ -52,23 +52,25 @@ pub(crate) unsafe fn pack_panels<T: Element, S: Simd<E = T>>(
                     out = out.add(w * kc);
                     continue;
                 }
-                for p in 0..kc {
-                    let from = base.offset(p as isize * s_k);
-                    let to = out.add(p * w);
-                    for i in (0..w).step_by(lanes) {
-                        let n_src = rows.saturating_sub(i).min(lanes);
-                        let v = if n_src == lanes {
-                            S::load(from.add(i))
-                        } else if n_src == 0 {
-                            S::zero()
-                        } else {
-                            S::load_partial(from.add(i), n_src)
-                        };
-                        let n_dst = (w - i).min(lanes);
-                        if n_dst == lanes {
-                            S::store(to.add(i), v);
-                        } else {
-                            S::store_partial(to.add(i), v, n_dst);
+                // A ragged panel, or one narrower than a register (B's NR-wide panels): one
+                // register-wide strip of the panel at a time, so each strip's masks are
+                // computed once rather than at every step of k.
+                for i in (0..w).step_by(lanes) {
+                    let n_src = rows.saturating_sub(i).min(lanes);
+                    let n_dst = (w - i).min(lanes);
+                    let (from, to) = (base.wrapping_add(i), out.add(i));
+                    if n_src == lanes && n_dst == lanes {
+                        for p in 0..kc {
+                            S::store(to.add(p * w), S::load(from.offset(p as isize * s_k)));
+                        }
+                    } else if n_src == 0 {
+                        for p in 0..kc {
+                            S::store_partial(to.add(p * w), S::zero(), n_dst);
+                        }
+                    } else {
+                        for p in 0..kc {
+                            let v = S::load_partial(from.offset(p as isize * s_k), n_src);
+                            S::store_partial(to.add(p * w), v, n_dst);
                         }
                     }
                 }
