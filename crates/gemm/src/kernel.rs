@@ -512,9 +512,85 @@ pub fn active_isa() -> Result<Isa, GemmError> {
         .clone()
 }
 
+/// Element-wise work for [`with_vector_isa`]. Implement `run` with `#[inline(always)]`: only
+/// code inlined into the ISA's trampoline is compiled for that ISA (a closure would not be,
+/// since LLVM keeps its body out of line once it is bigger than a call).
+pub trait VectorTask {
+    /// What the work returns.
+    type Output;
+    /// Does the work.
+    fn run(self) -> Self::Output;
+}
+
+/// Runs `task` inside a function compiled for [`active_isa`], so the element-wise loops it
+/// inlines (slices mapped or zipped lane by lane) use that ISA's vector width, while the
+/// calling crate stays portable and safe. Results are those of the same loops built for
+/// baseline x86-64: no ISA changes how an element-wise operation rounds (Rust never fuses
+/// `a·b + c` on its own).
+#[inline]
+pub fn with_vector_isa<W: VectorTask>(task: W) -> W::Output {
+    match active_isa() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: active_isa returns AVX-512 only on a CPU with AVX-512F, AVX2 and FMA.
+        Ok(Isa::Avx512) => unsafe { crate::arch::x86_64::vector_isa::run_avx512(task) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: active_isa returns AVX2 only on a CPU with AVX2 and FMA.
+        Ok(Isa::Avx2) => unsafe { crate::arch::x86_64::vector_isa::run_avx2(task) },
+        _ => task.run(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `y ← a·x + y` over slices: a multiply and an add that a compiler allowed to contract
+    /// them would turn into one FMA, rounding differently.
+    struct Axpy<'a> {
+        a: f32,
+        x: &'a [f32],
+        y: &'a mut [f32],
+    }
+
+    impl VectorTask for Axpy<'_> {
+        type Output = f32;
+
+        #[inline(always)]
+        fn run(self) -> f32 {
+            for (y, x) in self.y.iter_mut().zip(self.x) {
+                *y += self.a * *x;
+            }
+            self.y.iter().fold(0.0, |s, v| s + v)
+        }
+    }
+
+    #[test]
+    fn vector_isa_tasks_round_like_the_baseline_build() {
+        let x: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.37).sin() * 1e3).collect();
+        let y0: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.11).cos() / 3.0).collect();
+        let (mut y1, mut y2) = (y0.clone(), y0.clone());
+        let a = 1.0 / 3.0;
+        let s1 = with_vector_isa(Axpy {
+            a,
+            x: &x,
+            y: &mut y1,
+        });
+        let s2 = Axpy {
+            a,
+            x: &x,
+            y: &mut y2,
+        }
+        .run();
+        assert_eq!(s1.to_bits(), s2.to_bits());
+        assert!(y1.iter().zip(&y2).all(|(p, q)| p.to_bits() == q.to_bits()));
+        // Rounded separately, not fused: at least one element tells the two apart.
+        let fused: Vec<f32> = x.iter().zip(&y0).map(|(x, y)| a.mul_add(*x, *y)).collect();
+        assert!(
+            y1.iter()
+                .zip(&fused)
+                .any(|(p, q)| p.to_bits() != q.to_bits())
+        );
+    }
 
     #[test]
     fn parses_names_and_rejects_others() {

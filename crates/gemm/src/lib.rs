@@ -49,7 +49,7 @@ pub fn block_sizes(mr: usize, nr: usize, elem: usize) -> (usize, usize, usize) {
     (b.kc, b.mc, b.nc)
 }
 pub use error::{GemmError, Operand};
-pub use kernel::{ISA_ENV, Isa, active_isa, available_isas};
+pub use kernel::{ISA_ENV, Isa, VectorTask, active_isa, available_isas, with_vector_isa};
 pub use view::{MatMut, MatRef};
 
 /// Element types the kernels are written for: `f32` and `f64`.

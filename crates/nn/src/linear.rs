@@ -17,7 +17,7 @@
 //! # Ok::<(), depthlab_nn::NnError>(())
 //! ```
 
-use depthlab_gemm::{MatMut, MatRef, Parallelism, gemm_with};
+use depthlab_gemm::{MatMut, MatRef, Parallelism, VectorTask, gemm_with, with_vector_isa};
 
 use crate::activation::{
     Activation, elu, elu_derivative, gelu, gelu_derivative, leaky_relu, per_activation, sigmoid,
@@ -301,11 +301,42 @@ pub(crate) fn bias_activation<T: Float>(
     if n == 0 {
         return;
     }
-    match post {
-        None => per_activation!(act, T, |f| map_in_place(pre, bias, n, f)),
-        Some(post) => {
-            let keep_z = !act.derivative_from_output();
-            per_activation!(act, T, |f| map_to(pre, post, bias, n, keep_z, f))
+    with_vector_isa(BiasActivation {
+        act,
+        bias,
+        pre,
+        post,
+        n,
+    });
+}
+
+/// [`bias_activation`]'s pass as a [`VectorTask`], so it is compiled for the GEMM's ISA.
+struct BiasActivation<'a, T> {
+    act: Activation,
+    bias: Option<&'a [T]>,
+    pre: &'a mut [T],
+    post: Option<&'a mut [T]>,
+    n: usize,
+}
+
+impl<T: Float> VectorTask for BiasActivation<'_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let Self {
+            act,
+            bias,
+            pre,
+            post,
+            n,
+        } = self;
+        match post {
+            None => per_activation!(act, T, |f| map_in_place(pre, bias, n, f)),
+            Some(post) => {
+                let keep_z = !act.derivative_from_output();
+                per_activation!(act, T, |f| map_to(pre, post, bias, n, keep_z, f))
+            }
         }
     }
 }
@@ -371,48 +402,82 @@ pub(crate) fn activation_backward<T: Float>(
     if n == 0 {
         return;
     }
-    // One arm per activation, so each loop is monomorphic (no per-element `match`) and
-    // branch-free: LLVM vectorises it.
-    match act {
-        Activation::Identity => {
-            if let Some(db) = db {
-                column_sums(delta, db);
+    with_vector_isa(ActivationBackward {
+        act,
+        pre,
+        post,
+        delta,
+        db,
+        n,
+    });
+}
+
+/// [`activation_backward`]'s pass as a [`VectorTask`], so it is compiled for the GEMM's ISA.
+struct ActivationBackward<'a, T> {
+    act: Activation,
+    pre: &'a [T],
+    post: &'a [T],
+    delta: &'a mut [T],
+    db: Option<&'a mut [T]>,
+    n: usize,
+}
+
+impl<T: Float> VectorTask for ActivationBackward<'_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let Self {
+            act,
+            pre,
+            post,
+            delta,
+            db,
+            n,
+        } = self;
+        // One arm per activation, so each loop is monomorphic (no per-element `match`) and
+        // branch-free: LLVM vectorises it.
+        match act {
+            Activation::Identity => {
+                if let Some(db) = db {
+                    column_sums(delta, db);
+                }
             }
+            // A select, not a conditional store.
+            Activation::Relu => {
+                rows_backward(
+                    delta,
+                    post,
+                    db,
+                    n,
+                    |d, a| {
+                        if a > T::ZERO { d } else { T::ZERO }
+                    },
+                )
+            }
+            Activation::Sigmoid => rows_backward(delta, post, db, n, |d, a| d * (a * (T::ONE - a))),
+            Activation::Tanh => rows_backward(delta, post, db, n, |d, a| d * (T::ONE - a * a)),
+            // The remaining derivatives read `z`.
+            Activation::LeakyRelu(al) => {
+                let al = T::from_f64(al);
+                rows_backward(
+                    delta,
+                    pre,
+                    db,
+                    n,
+                    move |d, z| {
+                        if z > T::ZERO { d } else { d * al }
+                    },
+                )
+            }
+            Activation::Elu(al) => {
+                let al = T::from_f64(al);
+                rows_backward(delta, pre, db, n, move |d, z| d * elu_derivative(z, al))
+            }
+            Activation::Gelu => rows_backward(delta, pre, db, n, |d, z| d * gelu_derivative(z)),
+            Activation::Softplus => rows_backward(delta, pre, db, n, |d, z| d * sigmoid(z)),
+            Activation::Silu => rows_backward(delta, pre, db, n, |d, z| d * silu_derivative(z)),
         }
-        // A select, not a conditional store.
-        Activation::Relu => {
-            rows_backward(
-                delta,
-                post,
-                db,
-                n,
-                |d, a| {
-                    if a > T::ZERO { d } else { T::ZERO }
-                },
-            )
-        }
-        Activation::Sigmoid => rows_backward(delta, post, db, n, |d, a| d * (a * (T::ONE - a))),
-        Activation::Tanh => rows_backward(delta, post, db, n, |d, a| d * (T::ONE - a * a)),
-        // The remaining derivatives read `z`.
-        Activation::LeakyRelu(al) => {
-            let al = T::from_f64(al);
-            rows_backward(
-                delta,
-                pre,
-                db,
-                n,
-                move |d, z| {
-                    if z > T::ZERO { d } else { d * al }
-                },
-            )
-        }
-        Activation::Elu(al) => {
-            let al = T::from_f64(al);
-            rows_backward(delta, pre, db, n, move |d, z| d * elu_derivative(z, al))
-        }
-        Activation::Gelu => rows_backward(delta, pre, db, n, |d, z| d * gelu_derivative(z)),
-        Activation::Softplus => rows_backward(delta, pre, db, n, |d, z| d * sigmoid(z)),
-        Activation::Silu => rows_backward(delta, pre, db, n, |d, z| d * silu_derivative(z)),
     }
 }
 

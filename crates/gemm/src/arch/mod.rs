@@ -120,11 +120,12 @@ pub(crate) fn has_avx2_fma() -> bool {
     }
 }
 
-/// Whether the CPU has AVX-512F.
+/// Whether the CPU has AVX-512F, and the AVX2 and FMA the AVX-512 paths also compile with
+/// (every AVX-512 CPU has them; checked so the claim never rests on that).
 pub(crate) fn has_avx512f() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::arch::is_x86_feature_detected!("avx512f")
+        std::arch::is_x86_feature_detected!("avx512f") && has_avx2_fma()
     }
     #[cfg(not(target_arch = "x86_64"))]
     {

@@ -3,6 +3,7 @@
 
 pub(crate) mod avx2;
 pub(crate) mod avx512;
+pub(crate) mod vector_isa;
 
 /// Implements [`Simd`](crate::kernel::Simd) for one register type from its intrinsics.
 macro_rules! x86_simd {
