@@ -10,6 +10,8 @@
 
 use std::fmt;
 
+use depthlab_gemm::{VectorTask, with_vector_isa};
+
 use crate::error::NnError;
 use crate::float::Float;
 
@@ -382,9 +384,39 @@ impl<T: Float> Update<T> {
 
     /// Applies the update to one parameter tensor `p` with gradient `g` and its state
     /// buffers (`s1`: momentum or first moment; `s2`: second moment; empty when unused).
-    #[inline]
     pub(crate) fn apply(&self, p: &mut [T], g: &[T], s1: &mut [T], s2: &mut [T]) {
-        match *self {
+        with_vector_isa(ApplyUpdate {
+            update: self,
+            p,
+            g,
+            s1,
+            s2,
+        });
+    }
+}
+
+/// [`Update::apply`]'s pass as a [`VectorTask`], so it is compiled for the GEMM's ISA.
+struct ApplyUpdate<'a, T> {
+    update: &'a Update<T>,
+    p: &'a mut [T],
+    g: &'a [T],
+    s1: &'a mut [T],
+    s2: &'a mut [T],
+}
+
+impl<T: Float> VectorTask for ApplyUpdate<'_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let Self {
+            update,
+            p,
+            g,
+            s1,
+            s2,
+        } = self;
+        match *update {
             Update::Sgd {
                 lr,
                 momentum,
