@@ -1,5 +1,5 @@
-//! Shapes: every m, n, k in 0..=20, the register-tile and cache-block edges of each ISA, thin
-//! products and k = 0, for f32 and f64 on every ISA path this CPU has.
+//! Shapes: every m, n, k in 0..=20, the register-tile and cache-block edges of each ISA, B
+//! packed by transposition, thin products and k = 0, for f32 and f64 on every ISA path this CPU has.
 
 mod common;
 
@@ -254,6 +254,57 @@ fn nc_edges<T: Real>(isa: Isa) {
 #[test]
 fn cache_block_edges_nc_plus_minus_one() {
     every_isa_and_type!(nc_edges);
+}
+
+fn transposed_b_panels<T: Real>(isa: Isa) {
+    let mut rng = rng(0x5a1c);
+    // B contiguous along k, and an oriented m too tall for B to be read in place (past 4 MR):
+    // B's panels are packed by transposing blocks of lines (full blocks and ragged last
+    // panels, full register-wide steps of k and the tail). 5 MR - 3 rows pad no more in the
+    // wide tile than in the mid one, so the wide tile runs (NR-line panels); 8 MR + 3 rows
+    // pad less in the mid tile, which runs with its own, wider panels. Small m keeps the dot
+    // path out.
+    let (mr, nr) = tile(isa, std::mem::size_of::<T>());
+    for (big, thin) in [5 * mr - 3, 8 * mr + 3]
+        .into_iter()
+        .flat_map(|big| [1, nr - 1, nr, nr + 1, 2 * nr + 1].map(|t| (big, t)))
+    {
+        for k in [15, 16, 17, 33, 64] {
+            // Column-major C: B (k × thin) stored transposed. Row-major C: the driver swaps,
+            // and A (thin × k, row-major) becomes the k-contiguous operand.
+            for (m, n, c, a, b) in [
+                (
+                    big,
+                    thin,
+                    Layout::COL,
+                    Layout::COL,
+                    Operand::transposed(Layout::ROW),
+                ),
+                (
+                    thin,
+                    big,
+                    Layout::ROW,
+                    Layout::ROW,
+                    Operand::plain(Layout::ROW),
+                ),
+            ] {
+                let spec = Spec {
+                    beta: -2.5,
+                    alpha: 1.5,
+                    c,
+                    a: Operand::plain(a),
+                    b,
+                    ..Spec::dense(m, k, n)
+                };
+                assert_ok::<T>(isa, &spec, &mut rng);
+            }
+        }
+    }
+}
+
+#[test]
+fn transposed_b_panels_across_line_and_step_edges() {
+    every_isa_and_type!(transposed_b_panels);
 }
 
 fn thin<T: Real>(isa: Isa) {
