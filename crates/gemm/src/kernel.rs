@@ -119,16 +119,8 @@ pub(crate) trait Simd {
         dst: *mut Self::E,
         w: usize,
     ) {
-        // SAFETY: the caller vouches for the `rows` lines of LANES elements and the LANES
-        // destination rows of `rows` elements.
-        unsafe {
-            for i in 0..rows {
-                let line = src.offset(i as isize * s_row);
-                for p in 0..Self::LANES {
-                    *dst.add(p * w + i) = *line.add(p);
-                }
-            }
-        }
+        // SAFETY: forwarded from this function's contract.
+        unsafe { transpose_block_scalar(src, s_row, rows, Self::LANES, dst, w) }
     }
     /// The lane sums of four registers, each added in a fixed order (the dot path's last step).
     /// ISAs override this with a shuffle tree that shares work between the four.
@@ -147,6 +139,32 @@ pub(crate) trait Simd {
                 let row = lanes_ptr.add(r).cast::<Self::E>().cast_const();
                 (1..Self::LANES).fold(*row, |sum, l| sum + *row.add(l))
             })
+        }
+    }
+}
+
+/// [`Simd::transpose_block`] element by element, for `lanes`-wide blocks: the default, and
+/// the fallback of ISAs that register-transpose only some block shapes.
+///
+/// # Safety
+/// As [`Simd::transpose_block`].
+#[inline(always)]
+pub(crate) unsafe fn transpose_block_scalar<E: Copy>(
+    src: *const E,
+    s_row: isize,
+    rows: usize,
+    lanes: usize,
+    dst: *mut E,
+    w: usize,
+) {
+    // SAFETY: the caller vouches for the `rows` lines of `lanes` elements and the `lanes`
+    // destination rows of `rows` elements.
+    unsafe {
+        for i in 0..rows {
+            let line = src.offset(i as isize * s_row);
+            for p in 0..lanes {
+                *dst.add(p * w + i) = *line.add(p);
+            }
         }
     }
 }
