@@ -264,6 +264,18 @@ pub(crate) unsafe fn tile_body<S: Simd, const MV: usize, const NR: usize, const 
                         }
                     }
                 }
+            } else if S::is_one(t.beta) {
+                // Every k block after the first, and a fused SGD step without weight decay:
+                // `c·1` is `c` exactly, so skipping the multiply changes no bit.
+                for j in 0..NR {
+                    if j < t.n_eff {
+                        let cj = t.c.offset(j as isize * t.csc);
+                        for v in 0..MV {
+                            let p = cj.add(v * S::LANES);
+                            S::store(p, S::fma(acc[j][v], alpha, S::load(p)));
+                        }
+                    }
+                }
             } else {
                 let beta = S::splat(t.beta);
                 for j in 0..NR {
