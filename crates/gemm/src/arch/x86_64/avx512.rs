@@ -1,5 +1,6 @@
-//! AVX-512F: 32 zmm registers hold a 32×12 f32 (16×12 f64) tile of 24 accumulators, two
-//! registers of A and a broadcast of B, leaving room for the loads to run ahead.
+//! AVX-512F: 32 zmm registers hold a 64×6 f32 (32×6 f64) tile of 24 accumulators, four
+//! registers of A and a broadcast of B, leaving room for the loads to run ahead; narrower
+//! tiles for short products, the dot kernel, and register transposes for packing.
 
 use std::arch::x86_64::*;
 
