@@ -523,7 +523,9 @@ impl<T: Element> BlockJob<T> {
                     // SAFETY: the tile is inside C and owned by this task; A and B slivers are
                     // valid for kc steps; K's ISA was checked by the dispatcher.
                     unsafe {
-                        if self.b.packed {
+                        if n_eff < nr {
+                            K::tile_edge(&tile, self.b.packed)
+                        } else if self.b.packed {
                             K::tile::<true>(&tile)
                         } else {
                             K::tile::<false>(&tile)

@@ -55,6 +55,14 @@ pub(crate) trait MicroKernel<T> {
     /// # Safety
     /// The CPU supports [`Self::ISA`] and the tile satisfies the module-level contract.
     unsafe fn tile<const PACKED_B: bool>(t: &Tile<T>);
+    /// Computes the last, ragged tile of a row of tiles (`n_eff < NR`) with the narrowest body
+    /// of 2, 4 or 8 columns that holds it (the full one otherwise), so padding columns cost
+    /// nothing: each element of C sums the same products in the same order whatever the
+    /// body's width. B is read through `b_ks`/`b_js`, packed (`packed_b`) or not.
+    ///
+    /// # Safety
+    /// As [`MicroKernel::tile`], and `n_eff < NR`.
+    unsafe fn tile_edge(t: &Tile<T>, packed_b: bool);
     /// [`pack_panels`](crate::pack::pack_panels), compiled for this ISA so its copies and
     /// transposes use the ISA's registers.
     ///

@@ -30,6 +30,30 @@ macro_rules! isa_kernels {
                 unsafe { tile_isa::<PACKED_B>(t) }
             }
             #[inline]
+            unsafe fn tile_edge(t: &$crate::kernel::Tile<$t>, packed_b: bool) {
+                #[$attr]
+                unsafe fn edge_isa<const W: usize>(t: &$crate::kernel::Tile<$t>) {
+                    // SAFETY: compiled for the ISA, which the caller checked; B is read through
+                    // the tile's own strides, valid for the `n_eff ≤ W` columns it reads.
+                    unsafe { $crate::kernel::tile_body::<$simd, $mv, W, false>(t) }
+                }
+                // SAFETY: `MicroKernel::tile_edge`'s contract requires the CPU to support the
+                // ISA and `n_eff < NR`, so each narrower body sees at most its width of columns.
+                unsafe {
+                    if t.n_eff <= 2 && 2 < $nr {
+                        edge_isa::<2>(t)
+                    } else if t.n_eff <= 4 && 4 < $nr {
+                        edge_isa::<4>(t)
+                    } else if t.n_eff <= 8 && 8 < $nr {
+                        edge_isa::<8>(t)
+                    } else if packed_b {
+                        <Self as $crate::kernel::MicroKernel<$t>>::tile::<true>(t)
+                    } else {
+                        <Self as $crate::kernel::MicroKernel<$t>>::tile::<false>(t)
+                    }
+                }
+            }
+            #[inline]
             unsafe fn pack(
                 outer: usize,
                 kc: usize,
