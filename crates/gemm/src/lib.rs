@@ -2,7 +2,7 @@
 //!
 //! General matrix multiplication `C ← α·op(A)·op(B) + β·C` for `f32` and `f64`, written the
 //! Goto/BLIS way: the problem is cut into cache-sized blocks (the five loops live in
-//! [`driver`](crate::driver)), panels of `A` and `B` are packed into aligned scratch buffers
+//! `src/driver.rs`), panels of `A` and `B` are packed into aligned scratch buffers
 //! that are reused across calls, and a register-tiled SIMD microkernel (AVX-512F, AVX2+FMA or
 //! a portable scalar fallback, chosen once from the CPU's features) does the arithmetic.
 //!

@@ -74,7 +74,7 @@ enum Command {
 struct RunArgs {
     /// Study file (TOML); omit to run the built-in default study.
     study: Option<PathBuf>,
-    /// Results directory [default: runs/<study>, or runs/<study>-shard-<i>-of-<n> for a shard].
+    /// Results directory [default: runs/STUDY, or runs/STUDY-shard-I-of-N for a shard].
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Run only grid points whose index = i (mod n); `/n` takes i from SLURM_ARRAY_TASK_ID,
@@ -209,7 +209,7 @@ struct DatasetsArgs {}
 struct ReportArgs {
     /// Study results directory.
     dir: PathBuf,
-    /// Report directory [default: reports/<study>].
+    /// Report directory [default: reports/STUDY].
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
 }
@@ -224,7 +224,7 @@ struct CompareArgs {
     a: PathBuf,
     /// Second study directory.
     b: PathBuf,
-    /// Report directory [default: reports/compare-<A>-<B>].
+    /// Report directory [default: reports/compare-A-B].
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
 }
