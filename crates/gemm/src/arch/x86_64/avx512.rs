@@ -210,62 +210,62 @@ static W6_PS: [[[i32; 16]; 2]; 6] = {
 static PAIRS_PD: [[i64; 8]; 2] = [pair_indices::<8>(false), pair_indices::<8>(true)];
 static W6_PD: [[[i64; 8]; 2]; 6] = w6_indices::<8>();
 
-/// Transposes six lines of 16 f32 (`src + i·s_row`) into the 96 contiguous elements of a
-/// six-wide panel (`dst[p·6 + i]`).
-#[inline(always)]
-unsafe fn transpose6_ps(src: *const f32, s_row: isize, dst: *mut f32) {
-    // SAFETY: the caller vouches for 6 lines of 16 readable elements and 96 writable ones;
-    // the index tables are 16 i32 each.
-    unsafe {
-        // Plain loops, not closures: a closure would not inherit the caller's target features.
-        let mut r = [_mm512_setzero_ps(); 6];
-        for (i, line) in r.iter_mut().enumerate() {
-            *line = _mm512_loadu_ps(src.offset(i as isize * s_row));
+/// Declares the six-line transpose of one element type: six lines of `LANES` elements
+/// (`src + i·s_row`) into the `6·LANES` contiguous elements of a six-wide panel (`dst[p·6 + i]`).
+macro_rules! transpose6 {
+    ($name:ident, $t:ty, $lanes:literal, $zero:ident, $load:ident, $store:ident, $perm:ident, $pairs:ident, $w6:ident) => {
+        #[inline(always)]
+        unsafe fn $name(src: *const $t, s_row: isize, dst: *mut $t) {
+            // SAFETY: the caller vouches for 6 lines of LANES readable elements and 6·LANES
+            // writable ones; each index table is one 64-byte register.
+            unsafe {
+                // Plain loops, not closures: a closure would not inherit the caller's target
+                // features.
+                let mut r = [$zero(); 6];
+                for (i, line) in r.iter_mut().enumerate() {
+                    *line = $load(src.offset(i as isize * s_row));
+                }
+                let lo = _mm512_loadu_si512($pairs[0].as_ptr().cast());
+                let hi = _mm512_loadu_si512($pairs[1].as_ptr().cast());
+                let mut streams = [[$zero(); 3]; 2];
+                for s in 0..3 {
+                    streams[0][s] = $perm(r[2 * s], lo, r[2 * s + 1]);
+                    streams[1][s] = $perm(r[2 * s], hi, r[2 * s + 1]);
+                }
+                for (o, t) in $w6.iter().enumerate() {
+                    let st = &streams[o / 3];
+                    let first = _mm512_loadu_si512(t[0].as_ptr().cast());
+                    let second = _mm512_loadu_si512(t[1].as_ptr().cast());
+                    let ab = $perm(st[0], first, st[1]);
+                    $store(dst.add($lanes * o), $perm(ab, second, st[2]));
+                }
+            }
         }
-        let lo = _mm512_loadu_si512(PAIRS_PS[0].as_ptr().cast());
-        let hi = _mm512_loadu_si512(PAIRS_PS[1].as_ptr().cast());
-        let mut streams = [[_mm512_setzero_ps(); 3]; 2];
-        for s in 0..3 {
-            streams[0][s] = _mm512_permutex2var_ps(r[2 * s], lo, r[2 * s + 1]);
-            streams[1][s] = _mm512_permutex2var_ps(r[2 * s], hi, r[2 * s + 1]);
-        }
-        for (o, t) in W6_PS.iter().enumerate() {
-            let st = &streams[o / 3];
-            let first = _mm512_loadu_si512(t[0].as_ptr().cast());
-            let second = _mm512_loadu_si512(t[1].as_ptr().cast());
-            let ab = _mm512_permutex2var_ps(st[0], first, st[1]);
-            _mm512_storeu_ps(dst.add(16 * o), _mm512_permutex2var_ps(ab, second, st[2]));
-        }
-    }
+    };
 }
 
-/// Transposes six lines of 8 f64 into the 48 contiguous elements of a six-wide panel.
-#[inline(always)]
-unsafe fn transpose6_pd(src: *const f64, s_row: isize, dst: *mut f64) {
-    // SAFETY: the caller vouches for 6 lines of 8 readable elements and 48 writable ones;
-    // the index tables are 8 i64 each.
-    unsafe {
-        // Plain loops, not closures: a closure would not inherit the caller's target features.
-        let mut r = [_mm512_setzero_pd(); 6];
-        for (i, line) in r.iter_mut().enumerate() {
-            *line = _mm512_loadu_pd(src.offset(i as isize * s_row));
-        }
-        let lo = _mm512_loadu_si512(PAIRS_PD[0].as_ptr().cast());
-        let hi = _mm512_loadu_si512(PAIRS_PD[1].as_ptr().cast());
-        let mut streams = [[_mm512_setzero_pd(); 3]; 2];
-        for s in 0..3 {
-            streams[0][s] = _mm512_permutex2var_pd(r[2 * s], lo, r[2 * s + 1]);
-            streams[1][s] = _mm512_permutex2var_pd(r[2 * s], hi, r[2 * s + 1]);
-        }
-        for (o, t) in W6_PD.iter().enumerate() {
-            let st = &streams[o / 3];
-            let first = _mm512_loadu_si512(t[0].as_ptr().cast());
-            let second = _mm512_loadu_si512(t[1].as_ptr().cast());
-            let ab = _mm512_permutex2var_pd(st[0], first, st[1]);
-            _mm512_storeu_pd(dst.add(8 * o), _mm512_permutex2var_pd(ab, second, st[2]));
-        }
-    }
-}
+transpose6!(
+    transpose6_ps,
+    f32,
+    16,
+    _mm512_setzero_ps,
+    _mm512_loadu_ps,
+    _mm512_storeu_ps,
+    _mm512_permutex2var_ps,
+    PAIRS_PS,
+    W6_PS
+);
+transpose6!(
+    transpose6_pd,
+    f64,
+    8,
+    _mm512_setzero_pd,
+    _mm512_loadu_pd,
+    _mm512_storeu_pd,
+    _mm512_permutex2var_pd,
+    PAIRS_PD,
+    W6_PD
+);
 
 /// f64 blocks: six-line blocks (full B panels) through registers, the rest element by element.
 #[inline(always)]
