@@ -26,8 +26,25 @@ pub struct BadInput(pub anyhow::Error);
 
 impl fmt::Display for BadInput {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#}", self.0)
+        f.write_str(&describe(&self.0))
     }
+}
+
+/// An error and its causes, `: `-separated. Library errors often quote their cause in their
+/// own message already, so a cause is added only when its text is not there yet (`{:#}` would
+/// repeat it: "cannot read study file x: not found: not found").
+pub fn describe(e: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            if !message.is_empty() {
+                message.push_str(": ");
+            }
+            message.push_str(&text);
+        }
+    }
+    message
 }
 
 impl std::error::Error for BadInput {}
@@ -676,4 +693,30 @@ fn write_report(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot read {path}: {source}")]
+    struct Quoting {
+        path: String,
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn describe_names_each_cause_once() {
+        let missing = || std::io::Error::new(std::io::ErrorKind::NotFound, "not found");
+        // A cause already quoted by its error is not repeated...
+        let quoted = anyhow::Error::new(Quoting {
+            path: "a.toml".into(),
+            source: missing(),
+        });
+        assert_eq!(describe(&quoted), "cannot read a.toml: not found");
+        // ...and one that is not quoted is appended.
+        let wrapped = anyhow::Error::new(missing()).context("loading b.csv");
+        assert_eq!(describe(&wrapped), "loading b.csv: not found");
+    }
 }

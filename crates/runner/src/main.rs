@@ -20,7 +20,7 @@ fn main() -> ExitCode {
                 1
             };
             // One line, whatever the error chain holds.
-            let message = format!("{e:#}")
+            let message = cli::describe(&e)
                 .split_whitespace()
                 .collect::<Vec<_>>()
                 .join(" ");
