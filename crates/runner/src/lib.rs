@@ -7,10 +7,12 @@
 //! - [`shard`]: which grid points this process runs (`--shard i/n`);
 //! - [`sweep`]: checks the plan, then trains pending points in parallel ([`execute`] trains
 //!   one) and stores each result through [`store`] with [`meta`] beside it;
-//! - [`data`] loads datasets; [`report`] and [`bench_report`] turn results into reports.
+//! - [`data`] loads datasets; [`report`] and [`bench_report`] turn results into reports,
+//!   both written as blocks of one document model (`document`) rendered to HTML and Markdown.
 
 pub mod bench_report;
 pub mod data;
+mod document;
 pub mod execute;
 pub mod meta;
 pub mod record;

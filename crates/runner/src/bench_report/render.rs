@@ -1,5 +1,5 @@
-//! The report's content as a list of blocks, rendered once to Markdown and once to HTML so the
-//! two never drift apart, plus the charts the blocks refer to.
+//! What the benchmark report says: its sections, tables and charts, with times and rates in
+//! readable units, as a [`Document`] rendered once to Markdown and once to HTML.
 
 use std::collections::BTreeMap;
 
@@ -8,29 +8,30 @@ use super::criterion::{Benchmark, Throughput, natural_key};
 use super::peak::family_dtype;
 use super::plots::{BarChart, BarSeries, Chart, LineChart, Series};
 use super::{BenchReportOptions, Comparison, Machine, Verdict};
+use crate::document::{Block, Document, HtmlStyle, PlotFiles};
 
 /// The implementation whose rows the report is about.
 const OURS: &str = "depthlab";
 
-/// One piece of the report.
-enum Block {
-    Heading(u8, String),
-    Para(String),
-    List(Vec<String>),
-    Table {
-        header: Vec<String>,
-        rows: Vec<Vec<String>>,
-    },
-    Image {
-        stem: String,
-        alt: String,
-    },
-}
+/// The look of the page: tables of numbers, right-aligned so digits line up, except the first
+/// column, which names the row.
+const HTML_STYLE: HtmlStyle = HtmlStyle {
+    css: "\n\
+          body { font-family: sans-serif; max-width: 1000px; margin: 2em auto; color: #222; }\n\
+          table { border-collapse: collapse; margin: 1em 0; }\n\
+          th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }\n\
+          th:first-child, td:first-child { text-align: left; }\n\
+          img { max-width: 100%; }\n",
+    navigation: false,
+};
 
 /// The rendered report and the charts it links to (file stem → chart).
-pub(crate) struct Document {
+pub(crate) struct Rendered {
+    /// `README.md`.
     pub markdown: String,
+    /// `index.html`.
     pub html: String,
+    /// Charts to draw under `plots/`, by file stem.
     pub charts: Vec<(String, Chart)>,
 }
 
@@ -122,6 +123,14 @@ fn today() -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// A chart's files under `plots/`, where the caller draws it.
+fn plot_files(stem: &str) -> PlotFiles {
+    PlotFiles {
+        svg: format!("plots/{stem}.svg"),
+        png: format!("plots/{stem}.png"),
+    }
 }
 
 /// Benchmarks of one family at one thread count, keyed by (implementation, value).
@@ -223,9 +232,10 @@ fn gemm_section(
         })
     };
     blocks.push(Block::Heading(3, format!("`{family}` at {thread_words}")));
-    blocks.push(Block::Image {
-        stem: stem.clone(),
-        alt: format!("{family} {thread_words}"),
+    blocks.push(Block::Figure {
+        files: plot_files(&stem),
+        title: format!("{family} {thread_words}"),
+        caption: None,
     });
     let mut header = vec!["shape".to_string()];
     header.extend(impls.iter().map(|i| format!("{i} GFLOP/s")));
@@ -353,9 +363,10 @@ fn train_section(
                 note: (!peer_names.is_empty()).then(|| format!("pale bars (ref.): {PEER_LABEL}")),
             }),
         ));
-        blocks.push(Block::Image {
-            stem,
-            alt: format!("training {w}"),
+        blocks.push(Block::Figure {
+            files: plot_files(&stem),
+            title: format!("training {w}"),
+            caption: None,
         });
         for &t in &threads {
             let ours = rate(OURS, t);
@@ -404,10 +415,9 @@ pub(crate) fn build(
     machine: &Machine,
     comparisons: &[Comparison],
     opts: &BenchReportOptions,
-) -> Document {
+) -> Rendered {
     let mut blocks = Vec::new();
     let mut charts = Vec::new();
-    blocks.push(Block::Heading(1, "depthlab benchmark report".to_string()));
     let where_from = if machine.from_probe {
         "from the peak probe"
     } else {
@@ -576,142 +586,15 @@ pub(crate) fn build(
         }
     }
 
-    Document {
-        markdown: to_markdown(&blocks),
-        html: to_html(&blocks),
+    let document = Document {
+        title: "depthlab benchmark report".to_string(),
+        blocks,
+    };
+    Rendered {
+        markdown: document.to_markdown(),
+        html: document.to_html(&HTML_STYLE),
         charts,
     }
-}
-
-fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|")
-}
-
-fn to_markdown(blocks: &[Block]) -> String {
-    let mut out = String::new();
-    for b in blocks {
-        match b {
-            Block::Heading(level, text) => {
-                out.push_str(&format!("{} {text}\n\n", "#".repeat(usize::from(*level))));
-            }
-            Block::Para(text) => out.push_str(&format!("{text}\n\n")),
-            Block::List(items) => {
-                for i in items {
-                    out.push_str(&format!("- {i}\n"));
-                }
-                out.push('\n');
-            }
-            Block::Table { header, rows } => {
-                let line = |cells: &[String]| {
-                    format!(
-                        "| {} |\n",
-                        cells
-                            .iter()
-                            .map(|c| md_cell(c))
-                            .collect::<Vec<_>>()
-                            .join(" | ")
-                    )
-                };
-                out.push_str(&line(header));
-                out.push_str(&format!("|{}\n", " --- |".repeat(header.len())));
-                for r in rows {
-                    out.push_str(&line(r));
-                }
-                out.push('\n');
-            }
-            Block::Image { stem, alt } => {
-                out.push_str(&format!("![{alt}](plots/{stem}.png)\n\n"));
-            }
-        }
-    }
-    out
-}
-
-/// Escapes text for HTML, then turns the Markdown-style `code` and **bold** spans the blocks
-/// use into tags.
-fn html_text(s: &str) -> String {
-    let escaped = s
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;");
-    let mut out = String::new();
-    let mut code = false;
-    let mut bold = false;
-    let mut rest = escaped.as_str();
-    while let Some(ch) = rest.chars().next() {
-        if rest.starts_with("**") {
-            out.push_str(if bold { "</strong>" } else { "<strong>" });
-            bold = !bold;
-            rest = &rest[2..];
-        } else if ch == '`' {
-            out.push_str(if code { "</code>" } else { "<code>" });
-            code = !code;
-            rest = &rest[1..];
-        } else {
-            out.push(ch);
-            rest = &rest[ch.len_utf8()..];
-        }
-    }
-    // An unmatched marker would leave a tag open: close it.
-    if code {
-        out.push_str("</code>");
-    }
-    if bold {
-        out.push_str("</strong>");
-    }
-    out
-}
-
-fn to_html(blocks: &[Block]) -> String {
-    let mut out = String::from(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <title>depthlab benchmark report</title>\n<style>\n\
-         body { font-family: sans-serif; max-width: 1000px; margin: 2em auto; color: #222; }\n\
-         table { border-collapse: collapse; margin: 1em 0; }\n\
-         th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }\n\
-         th:first-child, td:first-child { text-align: left; }\n\
-         img { max-width: 100%; }\n\
-         </style>\n</head>\n<body>\n",
-    );
-    for b in blocks {
-        match b {
-            Block::Heading(level, text) => {
-                out.push_str(&format!("<h{level}>{}</h{level}>\n", html_text(text)));
-            }
-            Block::Para(text) => out.push_str(&format!("<p>{}</p>\n", html_text(text))),
-            Block::List(items) => {
-                out.push_str("<ul>\n");
-                for i in items {
-                    out.push_str(&format!("<li>{}</li>\n", html_text(i)));
-                }
-                out.push_str("</ul>\n");
-            }
-            Block::Table { header, rows } => {
-                out.push_str("<table>\n<tr>");
-                for h in header {
-                    out.push_str(&format!("<th>{}</th>", html_text(h)));
-                }
-                out.push_str("</tr>\n");
-                for r in rows {
-                    out.push_str("<tr>");
-                    for c in r {
-                        out.push_str(&format!("<td>{}</td>", html_text(c)));
-                    }
-                    out.push_str("</tr>\n");
-                }
-                out.push_str("</table>\n");
-            }
-            Block::Image { stem, alt } => {
-                out.push_str(&format!(
-                    "<p><img src=\"plots/{stem}.svg\" alt=\"{}\"></p>\n",
-                    html_text(alt)
-                ));
-            }
-        }
-    }
-    out.push_str("</body>\n</html>\n");
-    out
 }
 
 #[cfg(test)]
@@ -723,14 +606,6 @@ mod tests {
         assert_eq!(square_size("512x512x512"), Some(512));
         assert_eq!(square_size("128x784x512"), None);
         assert_eq!(square_size("fwd_32x2x64"), None);
-    }
-
-    #[test]
-    fn html_escapes_and_closes_spans() {
-        assert_eq!(
-            html_text("a<b> `x` **y"),
-            "a&lt;b&gt; <code>x</code> <strong>y</strong>"
-        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::metric::{Metric, thousands};
 use super::settings::ReportSettings;
+use crate::document::slugify;
 use crate::record::{RunOutcome, RunRecord};
 
 /// Mean, minimum and maximum of a figure over the seeds of one configuration.
@@ -317,20 +318,6 @@ pub(crate) fn activation_order(name: &str) -> (usize, String) {
     ];
     let rank = KNOWN.iter().position(|k| *k == name).unwrap_or(KNOWN.len());
     (rank, name.to_string())
-}
-
-/// Makes a string safe as a file name: lower-case letters, digits and `-`.
-pub(crate) fn slugify(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    let out = out.trim_matches('-').to_string();
-    if out.is_empty() { "data".into() } else { out }
 }
 
 /// Groups `records` by dataset and variant and judges every configuration.

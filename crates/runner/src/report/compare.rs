@@ -9,13 +9,13 @@ use plotters::style::RGBColor;
 use serde::Serialize;
 
 use super::analysis::{self, Group};
-use super::document::{Block, Document};
 use super::metric::{Metric, thousands};
-use super::page::Plan;
+use super::page::{HTML_STYLE, Plan};
 use super::plots::size::binned;
 use super::plots::{LegendItem, Panel, PanelFigure, Series, Stroke, Swatch, activation_color};
 use super::settings::ReportSettings;
 use super::{ReportError, write_file};
+use crate::document::{Block, Document};
 use crate::record::RunRecord;
 
 /// What a comparison wrote and found.
@@ -293,9 +293,9 @@ pub(crate) fn compare(
                 body.push(Block::Figure {
                     files,
                     title: format!("{}: {what}", ga.title()),
-                    caption: format!(
+                    caption: Some(format!(
                         "{what} against parameter count; A ({name_a}) solid with min–max band, B ({name_b}) dashed; binned by quarter decades of parameters as in the study report."
-                    ),
+                    )),
                 });
             }
             // Config-level scatter: A's mean test metric against B's.
@@ -367,10 +367,10 @@ pub(crate) fn compare(
             body.push(Block::Figure {
                 files,
                 title: format!("{}: B vs A per configuration", ga.title()),
-                caption: format!(
+                caption: Some(format!(
                     "Each point is one configuration (mean over matched seeds); {} the dashed diagonal means B is better.",
                     if m.higher_is_better() { "above" } else { "below" }
-                ),
+                )),
             });
 
             // Per-configuration deltas, largest changes first.
@@ -486,7 +486,7 @@ pub(crate) fn compare(
     }
     let csv = csv.into_inner().map_err(|e| io(&e))?;
     write_file(&csv_path, &csv)?;
-    write_file(&out.join("index.html"), doc.to_html().as_bytes())?;
+    write_file(&out.join("index.html"), doc.to_html(&HTML_STYLE).as_bytes())?;
     write_file(&out.join("README.md"), doc.to_markdown().as_bytes())?;
     files.extend(["deltas.csv", "index.html", "README.md"].map(PathBuf::from));
     Ok(CompareSummary {

@@ -32,7 +32,6 @@
 
 mod analysis;
 mod compare;
-mod document;
 pub(crate) mod font;
 mod metric;
 mod page;

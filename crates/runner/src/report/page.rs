@@ -6,14 +6,28 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::analysis::{self, Config, DatasetGroups, Group, Verdict};
-use super::document::{Block, Document};
 use super::metric::{Metric, fmt_sig, thousands};
-use super::plots::{self, Figure, PlotFiles};
+use super::plots::{self, Figure};
 use super::settings::ReportSettings;
 use super::{ConfigVerdict, ReportError, ReportSummary, StudyContext, write_file};
+use crate::document::{Block, Document, HtmlStyle, PlotFiles};
 use crate::record::{RunRecord, Task};
 
 type Job = Box<dyn Fn() -> Result<PlotFiles, ReportError> + Send + Sync>;
+
+/// The look of study and comparison pages: long pages of many sections, hence navigation, and
+/// the plots' font first, so where it is installed the text around figures matches theirs.
+pub(super) const HTML_STYLE: HtmlStyle = HtmlStyle {
+    css: "body{font-family:'DejaVu Sans',Verdana,sans-serif;max-width:1180px;margin:2em auto;\
+padding:0 1em;color:#222;line-height:1.45}h1{border-bottom:2px solid #ccc}h2{margin-top:2em;\
+border-bottom:1px solid #ddd}table{border-collapse:collapse;margin:1em 0;font-size:.9em}\
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left}th{background:#f2f2f2}\
+tr:nth-child(even) td{background:#fafafa}figure{margin:1.5em 0}figure img{max-width:100%;\
+border:1px solid #eee}figcaption{font-size:.9em;color:#555}.note{background:#fff8e1;\
+border-left:4px solid #f0b400;padding:.5em 1em}details{margin:1em 0}summary{cursor:pointer;\
+font-weight:bold}nav ul{columns:2}",
+    navigation: true,
+};
 
 /// Figures to draw, collected while the document is built and rendered together at the end.
 pub(crate) struct Plan {
@@ -62,7 +76,7 @@ fn figure(files: PlotFiles, title: String, caption: impl Into<String>) -> Block 
     Block::Figure {
         files,
         title,
-        caption: caption.into(),
+        caption: Some(caption.into()),
     }
 }
 
@@ -674,7 +688,7 @@ pub(crate) fn study_report(
         &out.join("verdicts.md"),
         verdict_doc.to_markdown().as_bytes(),
     )?;
-    write_file(&out.join("index.html"), doc.to_html().as_bytes())?;
+    write_file(&out.join("index.html"), doc.to_html(&HTML_STYLE).as_bytes())?;
     write_file(&out.join("README.md"), doc.to_markdown().as_bytes())?;
     files.extend(["verdicts.csv", "verdicts.md", "index.html", "README.md"].map(PathBuf::from));
 

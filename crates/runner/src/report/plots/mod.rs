@@ -21,6 +21,7 @@ use plotters::prelude::*;
 
 use super::ReportError;
 use super::font::{self, FAMILY};
+use crate::document::PlotFiles;
 
 /// A drawing failure, as text (the backends' error types differ).
 #[derive(Debug)]
@@ -38,13 +39,6 @@ pub(crate) trait Figure {
     fn size(&self) -> (u32, u32);
     /// Draws the whole figure, background included.
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), PlotError>;
-}
-
-/// The two files written for one figure, relative to the report directory.
-#[derive(Debug, Clone)]
-pub(crate) struct PlotFiles {
-    pub svg: String,
-    pub png: String,
 }
 
 /// Draws `fig` to `<dir>/<stem>.svg` and `<dir>/<stem>.png`; `rel` is `dir` relative to the

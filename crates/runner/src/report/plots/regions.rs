@@ -18,10 +18,11 @@ use super::super::StudyContext;
 use super::super::analysis::Group;
 use super::super::page::Plan;
 use super::{
-    Axis, Figure, LegendItem, Panel, PanelFigure, PlotError, PlotFiles, SMALL, Series, Stroke,
-    Swatch, frame, grid_size, nth_color, ramp, text,
+    Axis, Figure, LegendItem, Panel, PanelFigure, PlotError, SMALL, Series, Stroke, Swatch, frame,
+    grid_size, nth_color, ramp, text,
 };
 use crate::data::{DataSpec, Dataset};
+use crate::document::PlotFiles;
 use crate::record::{RunRecord, Task};
 
 /// Data specs of a study's runs, by run id, from the stored study TOML.
