@@ -75,7 +75,7 @@ fn report_flags_the_regression_first_and_computes_ratios() {
     );
     // Training: 320,000 samples/s against the best ANCHORS peer on W1 at 1 thread (JAX scan).
     assert!(md.contains("320000"), "{md}");
-    assert!(md.contains("measured elsewhere (Intel Xeon, ANCHORS.md)"));
+    assert!(md.contains("from ANCHORS.md (2-core Intel Xeon, measured at another time)"));
     assert!(md.contains("Test CPU 9000") && md.contains("avx512"));
     let regress_section = md.find("## Regressions against `main`").unwrap();
     let flagged = md

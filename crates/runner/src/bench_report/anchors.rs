@@ -1,9 +1,9 @@
 //! Peer training throughputs from `shared/ANCHORS.md`, drawn beside ours for reference. They
-//! were measured on another machine (a 2-core Intel Xeon), so they are labelled as such and
-//! never used for pass/fail verdicts.
+//! were measured at another time (on a 2-core Intel Xeon), not beside the benchmarks in the
+//! report, so they are labelled as such and never used for pass/fail verdicts.
 
 /// Where the peer figures come from, as every plot and table labels them.
-pub const PEER_LABEL: &str = "measured elsewhere (Intel Xeon, ANCHORS.md)";
+pub const PEER_LABEL: &str = "from ANCHORS.md (2-core Intel Xeon, measured at another time)";
 
 /// One peer's samples/s on one workload and thread count.
 #[derive(Debug, Clone, Copy, PartialEq)]

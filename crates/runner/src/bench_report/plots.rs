@@ -69,7 +69,7 @@ pub struct BarSeries {
     pub values: Vec<Option<f64>>,
     /// Palette index.
     pub color: usize,
-    /// Drawn hatched-light: figures measured elsewhere, for reference only.
+    /// Drawn hatched-light: figures not timed beside ours (ANCHORS.md), for reference only.
     pub reference: bool,
 }
 

@@ -300,7 +300,9 @@ fn train_section(
     ));
     blocks.push(Block::Para(format!(
         "Forward + backward + SGD update with softmax cross-entropy, after warm-up. Peer \
-         figures are {PEER_LABEL}: a different CPU, shown for scale only."
+         figures are {PEER_LABEL}, not timed beside these runs: they show scale only, since \
+         a machine's speed can drift between the two (crates/nn/README.md times depthlab and \
+         the peers side by side)."
     )));
     let mut workloads: Vec<String> = train
         .iter()
