@@ -256,14 +256,13 @@ fn cache_block_edges_nc_plus_minus_one() {
     every_isa_and_type!(nc_edges);
 }
 
-fn transposed_b_panels<T: Real>(isa: Isa) {
+fn k_contiguous_b<T: Real>(isa: Isa) {
     let mut rng = rng(0x5a1c);
-    // B contiguous along k, and an oriented m too tall for B to be read in place (past 4 MR):
-    // B's panels are packed by transposing blocks of lines (full blocks and ragged last
-    // panels, full register-wide steps of k and the tail). 5 MR - 3 rows pad no more in the
-    // wide tile than in the mid one, so the wide tile runs (NR-line panels); 8 MR + 3 rows
-    // pad less in the mid tile, which runs with its own, wider panels. Small m keeps the dot
-    // path out.
+    // B contiguous along k under an oriented m of several MR panels: B is read in place, each
+    // column a separate stream, by every panel (ragged last columns, register-wide steps of k
+    // and the tail). 5 MR - 3 rows pad no more in the wide tile than in the mid one, so the
+    // wide tile runs (NR columns); 8 MR + 3 rows pad less in the mid tile, which runs with its
+    // own, wider slivers. Small m keeps the dot path out.
     let (mr, nr) = tile(isa, std::mem::size_of::<T>());
     for (big, thin) in [5 * mr - 3, 8 * mr + 3]
         .into_iter()
@@ -303,8 +302,8 @@ fn transposed_b_panels<T: Real>(isa: Isa) {
 }
 
 #[test]
-fn transposed_b_panels_across_line_and_step_edges() {
-    every_isa_and_type!(transposed_b_panels);
+fn k_contiguous_b_across_panels_columns_and_steps() {
+    every_isa_and_type!(k_contiguous_b);
 }
 
 fn thin<T: Real>(isa: Isa) {

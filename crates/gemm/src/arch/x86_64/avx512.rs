@@ -39,8 +39,7 @@ super::x86_simd!(
     _mm512_fmadd_pd,
     _mm512_mul_pd,
     load_partial_pd,
-    store_partial_pd,
-    transpose = transpose_pd
+    store_partial_pd
 );
 
 /// Four registers' lane sums through one shuffle tree: pairs are interleaved and added so each
@@ -81,9 +80,6 @@ unsafe fn transpose16_ps(src: *const f32, s_row: isize, rows: usize, dst: *mut f
     // SAFETY: the caller vouches for `rows` lines of 16 readable elements at `src` and 16 rows
     // of `rows` writable elements at `dst`; everything else is register-only.
     unsafe {
-        if rows == 6 && w == 6 {
-            return transpose6_ps(src, s_row, dst);
-        }
         // Plain loops, not closures: a closure would not inherit the caller's target features
         // and every intrinsic in it would become a call.
         let mut r = [_mm512_setzero_ps(); 16];
@@ -128,154 +124,6 @@ unsafe fn transpose16_ps(src: *const f32, s_row: isize, rows: usize, dst: *mut f
                     store_partial_ps(to, v, rows);
                 }
             }
-        }
-    }
-}
-
-// A full B panel of the 64×6 tile is six lines wide, and its transposed block (16 steps of k
-// × 6 lines, 96 contiguous elements) is only six registers: 18 two-source permutes build it,
-// where the 16 × 16 transpose spends 64 shuffles on it. Lines are first interleaved in pairs
-// (0,1), (2,3), (4,5): stream `s` then holds step `p` of lines 2s and 2s+1 at lanes 2p, 2p+1 of
-// its low register (first half of the steps) or high register (second half). Output register
-// `o` (elements 16o.. of the block, element `e` = step e / 6 of line e % 6) takes its lanes
-// from the three streams: two permutes, streams 0 and 1 first, then 2. The tables below are
-// those lane indices (bit `LANES` of an index picks the second source), computed at compile
-// time for 16 (f32) and 8 (f64) lanes.
-
-/// Interleaving indices: lanes `a0 b0 a1 b1 ..` of the first (`high = false`) or second half.
-const fn pair_indices<const L: usize>(high: bool) -> [i64; L] {
-    let mut idx = [0i64; L];
-    let mut l = 0;
-    while l < L {
-        let step = (l / 2 + if high { L / 2 } else { 0 }) as i64;
-        idx[l] = if l % 2 == 0 { step } else { step + L as i64 };
-        l += 1;
-    }
-    idx
-}
-
-/// Where element `e` of the block sits after pairing: (stream, lane in its register).
-const fn paired_source(e: usize, lanes: usize) -> (usize, usize) {
-    let (p, i) = (e / 6, e % 6);
-    (i / 2, (2 * p + i % 2) % lanes)
-}
-
-/// Per output register, the indices of the first permute (streams 0 and 1) and the second
-/// (its result and stream 2).
-const fn w6_indices<const L: usize>() -> [[[i64; L]; 2]; 6] {
-    let mut idx = [[[0i64; L]; 2]; 6];
-    let mut o = 0;
-    while o < 6 {
-        let mut l = 0;
-        while l < L {
-            let (s, pos) = paired_source(o * L + l, L);
-            idx[o][0][l] = match s {
-                0 => pos as i64,
-                1 => (pos + L) as i64,
-                _ => 0,
-            };
-            idx[o][1][l] = if s == 2 { (pos + L) as i64 } else { l as i64 };
-            l += 1;
-        }
-        o += 1;
-    }
-    idx
-}
-
-/// [`pair_indices`] and [`w6_indices`] as 32-bit lanes, for the f32 permutes.
-const fn narrow<const L: usize>(v: [i64; L]) -> [i32; L] {
-    let mut out = [0i32; L];
-    let mut l = 0;
-    while l < L {
-        out[l] = v[l] as i32;
-        l += 1;
-    }
-    out
-}
-
-static PAIRS_PS: [[i32; 16]; 2] = [
-    narrow(pair_indices::<16>(false)),
-    narrow(pair_indices::<16>(true)),
-];
-static W6_PS: [[[i32; 16]; 2]; 6] = {
-    let wide = w6_indices::<16>();
-    let mut out = [[[0i32; 16]; 2]; 6];
-    let mut o = 0;
-    while o < 6 {
-        out[o] = [narrow(wide[o][0]), narrow(wide[o][1])];
-        o += 1;
-    }
-    out
-};
-static PAIRS_PD: [[i64; 8]; 2] = [pair_indices::<8>(false), pair_indices::<8>(true)];
-static W6_PD: [[[i64; 8]; 2]; 6] = w6_indices::<8>();
-
-/// Declares the six-line transpose of one element type: six lines of `LANES` elements
-/// (`src + i·s_row`) into the `6·LANES` contiguous elements of a six-wide panel (`dst[p·6 + i]`).
-macro_rules! transpose6 {
-    ($name:ident, $t:ty, $lanes:literal, $zero:ident, $load:ident, $store:ident, $perm:ident, $pairs:ident, $w6:ident) => {
-        #[inline(always)]
-        unsafe fn $name(src: *const $t, s_row: isize, dst: *mut $t) {
-            // SAFETY: the caller vouches for 6 lines of LANES readable elements and 6·LANES
-            // writable ones; each index table is one 64-byte register.
-            unsafe {
-                // Plain loops, not closures: a closure would not inherit the caller's target
-                // features.
-                let mut r = [$zero(); 6];
-                for (i, line) in r.iter_mut().enumerate() {
-                    *line = $load(src.offset(i as isize * s_row));
-                }
-                let lo = _mm512_loadu_si512($pairs[0].as_ptr().cast());
-                let hi = _mm512_loadu_si512($pairs[1].as_ptr().cast());
-                let mut streams = [[$zero(); 3]; 2];
-                for s in 0..3 {
-                    streams[0][s] = $perm(r[2 * s], lo, r[2 * s + 1]);
-                    streams[1][s] = $perm(r[2 * s], hi, r[2 * s + 1]);
-                }
-                for (o, t) in $w6.iter().enumerate() {
-                    let st = &streams[o / 3];
-                    let first = _mm512_loadu_si512(t[0].as_ptr().cast());
-                    let second = _mm512_loadu_si512(t[1].as_ptr().cast());
-                    let ab = $perm(st[0], first, st[1]);
-                    $store(dst.add($lanes * o), $perm(ab, second, st[2]));
-                }
-            }
-        }
-    };
-}
-
-transpose6!(
-    transpose6_ps,
-    f32,
-    16,
-    _mm512_setzero_ps,
-    _mm512_loadu_ps,
-    _mm512_storeu_ps,
-    _mm512_permutex2var_ps,
-    PAIRS_PS,
-    W6_PS
-);
-transpose6!(
-    transpose6_pd,
-    f64,
-    8,
-    _mm512_setzero_pd,
-    _mm512_loadu_pd,
-    _mm512_storeu_pd,
-    _mm512_permutex2var_pd,
-    PAIRS_PD,
-    W6_PD
-);
-
-/// f64 blocks: six-line blocks (full B panels) through registers, the rest element by element.
-#[inline(always)]
-unsafe fn transpose_pd(src: *const f64, s_row: isize, rows: usize, dst: *mut f64, w: usize) {
-    // SAFETY: forwarded from `Simd::transpose_block`'s contract.
-    unsafe {
-        if rows == 6 && w == 6 {
-            transpose6_pd(src, s_row, dst)
-        } else {
-            crate::kernel::transpose_block_scalar(src, s_row, rows, 8, dst, w)
         }
     }
 }
