@@ -117,8 +117,8 @@ pub(crate) trait Simd {
     fn is_one(x: Self::E) -> bool;
     /// Writes the transpose of a `rows × LANES` block (`1 ≤ rows ≤ LANES`): source line `i`
     /// (`LANES` contiguous elements at `src + i·s_row`) becomes destination column `i`
-    /// (`dst[p·w + i]`, `p < LANES`); nothing past column `rows` is written. ISAs override this
-    /// with a register transpose.
+    /// (`dst[p·w + i]`, `p < LANES`); nothing past column `rows` is written. An ISA may
+    /// override this with a register transpose (AVX-512 does for f32).
     #[inline(always)]
     unsafe fn transpose_block(
         src: *const Self::E,
@@ -151,8 +151,8 @@ pub(crate) trait Simd {
     }
 }
 
-/// [`Simd::transpose_block`] element by element, for `lanes`-wide blocks: the default, and
-/// the fallback of ISAs that register-transpose only some block shapes.
+/// [`Simd::transpose_block`] element by element, for `lanes`-wide blocks: the default for ISAs
+/// without a register transpose.
 ///
 /// # Safety
 /// As [`Simd::transpose_block`].
