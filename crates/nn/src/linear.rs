@@ -205,7 +205,7 @@ impl<T: Float> Linear<T> {
         weight_grad(
             par,
             T::ONE,
-            dy.view(),
+            dy.view().t(),
             x.view(),
             T::ZERO,
             grads.weight.view_mut(),
@@ -258,17 +258,43 @@ pub(crate) fn input_grad<T: Float>(
     Ok(())
 }
 
-/// `dw ← α·dzᵀ·x + β·dw` (out × in): `dzᵀ` is a stride swap. `(α, β) = (1, 0)` forms the
+/// `dw ← α·dzᵀ·x + β·dw` (out × in), given `dzᵀ` (out × batch: a stride swap of a
+/// batch-major `dz`, or a feature-major buffer as it lies). `(α, β) = (1, 0)` forms the
 /// gradient; `(-η, 1 - ηλ)` applies a plain SGD step to the weight in place.
 pub(crate) fn weight_grad<T: Float>(
     par: Parallelism,
     alpha: T,
-    dz: MatRef<'_, T>,
+    dz_t: MatRef<'_, T>,
     x: MatRef<'_, T>,
     beta: T,
     dw: MatMut<'_, T>,
 ) -> Result<(), NnError> {
-    gemm_with(par, alpha, dz.t(), x, beta, dw)?;
+    gemm_with(par, alpha, dz_t, x, beta, dw)?;
+    Ok(())
+}
+
+/// `preᵀ ← W·xᵀ` into a feature-major buffer (out × batch). With both `x` and `W` row-major,
+/// this orientation reads `W` where it lies (its rows are the kernel's k-contiguous columns)
+/// and copies only the activations, where `x·Wᵀ` would transpose the whole weight every step.
+pub(crate) fn affine_features<T: Float>(
+    par: Parallelism,
+    x: MatRef<'_, T>,
+    w: &Matrix<T>,
+    pre_t: &mut [T],
+) -> Result<(), NnError> {
+    let out = MatMut::row_major(pre_t, w.rows(), x.rows())?;
+    gemm_with(par, T::ONE, w.view(), x.t(), T::ZERO, out)?;
+    Ok(())
+}
+
+/// `dxᵀ ← Wᵀ·dzᵀ` (in × batch, feature-major), given `dzᵀ` (out × batch).
+pub(crate) fn input_grad_features<T: Float>(
+    par: Parallelism,
+    dz_t: MatRef<'_, T>,
+    w: &Matrix<T>,
+    dx_t: MatMut<'_, T>,
+) -> Result<(), NnError> {
+    gemm_with(par, T::ONE, w.view().t(), dz_t, T::ZERO, dx_t)?;
     Ok(())
 }
 
@@ -284,6 +310,42 @@ pub(crate) fn column_sums<T: Float>(d: &[T], db: &mut [T]) {
             *acc += *v;
         }
     }
+}
+
+/// `db[i] ← Σ row i` of a feature-major `d` (rows of `n` values).
+pub(crate) fn row_sums<T: Float>(d: &[T], db: &mut [T], n: usize) {
+    for (row, acc) in d.chunks_exact(n).zip(db) {
+        *acc = row_sum(row);
+    }
+}
+
+/// The sum of `r` in a fixed order: 16 running sums over every 16th value (so the loop
+/// vectorises instead of waiting on one chain of adds), folded in halves (8 + 8, 4 + 4, ...:
+/// four dependent adds, not sixteen), then the tail. The order depends on the length alone,
+/// never on threads.
+#[inline(always)]
+fn row_sum<T: Float>(r: &[T]) -> T {
+    let mut lanes = [T::ZERO; 16];
+    let chunks = r.chunks_exact(16);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (acc, &v) in lanes.iter_mut().zip(c) {
+            *acc += v;
+        }
+    }
+    let mut width = lanes.len();
+    while width > 1 {
+        width /= 2;
+        let (low, high) = lanes.split_at_mut(width);
+        for (lo, &hi) in low.iter_mut().zip(&high[..width]) {
+            *lo += hi;
+        }
+    }
+    let mut sum = lanes[0];
+    for &v in tail {
+        sum += v;
+    }
+    sum
 }
 
 /// One pass over the product `pre` (batch × n): adds the bias and applies the activation.
@@ -307,6 +369,29 @@ pub(crate) fn bias_activation<T: Float>(
         pre,
         post,
         n,
+        features_major: false,
+    });
+}
+
+/// [`bias_activation`] for a hidden layer stored feature-major (out × batch, rows of
+/// `batch` values): `bias[f]` goes to every value of row `f`, and the activation to `post`.
+pub(crate) fn bias_activation_features<T: Float>(
+    act: Activation,
+    bias: Option<&[T]>,
+    pre_t: &mut [T],
+    post_t: &mut [T],
+    batch: usize,
+) {
+    if batch == 0 {
+        return;
+    }
+    with_vector_isa(BiasActivation {
+        act,
+        bias,
+        pre: pre_t,
+        post: Some(post_t),
+        n: batch,
+        features_major: true,
     });
 }
 
@@ -316,7 +401,10 @@ struct BiasActivation<'a, T> {
     bias: Option<&'a [T]>,
     pre: &'a mut [T],
     post: Option<&'a mut [T]>,
+    /// Values per row.
     n: usize,
+    /// Rows are features (one bias each) rather than samples (one bias per column).
+    features_major: bool,
 }
 
 impl<T: Float> VectorTask for BiasActivation<'_, T> {
@@ -330,12 +418,17 @@ impl<T: Float> VectorTask for BiasActivation<'_, T> {
             pre,
             post,
             n,
+            features_major,
         } = self;
         match post {
             None => per_activation!(act, T, |f| map_in_place(pre, bias, n, f)),
             Some(post) => {
                 let keep_z = !act.derivative_from_output();
-                per_activation!(act, T, |f| map_to(pre, post, bias, n, keep_z, f))
+                if features_major {
+                    per_activation!(act, T, |f| map_rows_to(pre, post, bias, n, keep_z, f))
+                } else {
+                    per_activation!(act, T, |f| map_to(pre, post, bias, n, keep_z, f))
+                }
             }
         }
     }
@@ -388,6 +481,42 @@ fn map_to<T: Float>(
     }
 }
 
+/// [`map_to`] for feature-major buffers: row `i` (of `n` values) takes `bias[i]`.
+#[inline(always)]
+fn map_rows_to<T: Float>(
+    pre: &mut [T],
+    post: &mut [T],
+    bias: Option<&[T]>,
+    n: usize,
+    keep_z: bool,
+    f: impl Fn(T) -> T,
+) {
+    for (i, (zr, ar)) in pre
+        .chunks_exact_mut(n)
+        .zip(post.chunks_exact_mut(n))
+        .enumerate()
+    {
+        match (bias.map(|b| b[i]), keep_z) {
+            (Some(bi), true) => {
+                for (z, a) in zr.iter_mut().zip(ar.iter_mut()) {
+                    *z += bi;
+                    *a = f(*z);
+                }
+            }
+            (Some(bi), false) => {
+                for (z, a) in zr.iter().zip(ar.iter_mut()) {
+                    *a = f(*z + bi);
+                }
+            }
+            (None, _) => {
+                for (z, a) in zr.iter().zip(ar.iter_mut()) {
+                    *a = f(*z);
+                }
+            }
+        }
+    }
+}
+
 /// One pass over `delta` (batch × n, holding `dL/da` on entry): multiplies by `f'` to give
 /// `dL/dz`, and accumulates the bias gradient `db = Σ_rows dL/dz` in the same pass.
 /// `pre` is read only by activations whose derivative needs `z`, `post` only by the others.
@@ -409,6 +538,31 @@ pub(crate) fn activation_backward<T: Float>(
         delta,
         db,
         n,
+        features_major: false,
+    });
+}
+
+/// [`activation_backward`] for a hidden layer stored feature-major (out × batch, rows of
+/// `batch` values): the bias gradient of feature `f` is the sum of row `f`.
+pub(crate) fn activation_backward_features<T: Float>(
+    act: Activation,
+    pre_t: &[T],
+    post_t: &[T],
+    delta_t: &mut [T],
+    db: Option<&mut [T]>,
+    batch: usize,
+) {
+    if batch == 0 {
+        return;
+    }
+    with_vector_isa(ActivationBackward {
+        act,
+        pre: pre_t,
+        post: post_t,
+        delta: delta_t,
+        db,
+        n: batch,
+        features_major: true,
     });
 }
 
@@ -419,7 +573,10 @@ struct ActivationBackward<'a, T> {
     post: &'a [T],
     delta: &'a mut [T],
     db: Option<&'a mut [T]>,
+    /// Values per row.
     n: usize,
+    /// Rows are features (bias gradient: row sums) rather than samples (column sums).
+    features_major: bool,
 }
 
 impl<T: Float> VectorTask for ActivationBackward<'_, T> {
@@ -434,33 +591,29 @@ impl<T: Float> VectorTask for ActivationBackward<'_, T> {
             delta,
             db,
             n,
+            features_major: fm,
         } = self;
         // One arm per activation, so each loop is monomorphic (no per-element `match`) and
         // branch-free: LLVM vectorises it.
         match act {
-            Activation::Identity => {
-                if let Some(db) = db {
-                    column_sums(delta, db);
-                }
-            }
+            Activation::Identity => match db {
+                Some(db) if fm => row_sums(delta, db, n),
+                Some(db) => column_sums(delta, db),
+                None => {}
+            },
             // A select, not a conditional store.
-            Activation::Relu => {
-                rows_backward(
-                    delta,
-                    post,
-                    db,
-                    n,
-                    |d, a| {
-                        if a > T::ZERO { d } else { T::ZERO }
-                    },
-                )
+            Activation::Relu => rows_backward(fm, delta, post, db, n, |d, a| {
+                if a > T::ZERO { d } else { T::ZERO }
+            }),
+            Activation::Sigmoid => {
+                rows_backward(fm, delta, post, db, n, |d, a| d * (a * (T::ONE - a)))
             }
-            Activation::Sigmoid => rows_backward(delta, post, db, n, |d, a| d * (a * (T::ONE - a))),
-            Activation::Tanh => rows_backward(delta, post, db, n, |d, a| d * (T::ONE - a * a)),
+            Activation::Tanh => rows_backward(fm, delta, post, db, n, |d, a| d * (T::ONE - a * a)),
             // The remaining derivatives read `z`.
             Activation::LeakyRelu(al) => {
                 let al = T::from_f64(al);
                 rows_backward(
+                    fm,
                     delta,
                     pre,
                     db,
@@ -472,18 +625,20 @@ impl<T: Float> VectorTask for ActivationBackward<'_, T> {
             }
             Activation::Elu(al) => {
                 let al = T::from_f64(al);
-                rows_backward(delta, pre, db, n, move |d, z| d * elu_derivative(z, al))
+                rows_backward(fm, delta, pre, db, n, move |d, z| d * elu_derivative(z, al))
             }
-            Activation::Gelu => rows_backward(delta, pre, db, n, |d, z| d * gelu_derivative(z)),
-            Activation::Softplus => rows_backward(delta, pre, db, n, |d, z| d * sigmoid(z)),
-            Activation::Silu => rows_backward(delta, pre, db, n, |d, z| d * silu_derivative(z)),
+            Activation::Gelu => rows_backward(fm, delta, pre, db, n, |d, z| d * gelu_derivative(z)),
+            Activation::Softplus => rows_backward(fm, delta, pre, db, n, |d, z| d * sigmoid(z)),
+            Activation::Silu => rows_backward(fm, delta, pre, db, n, |d, z| d * silu_derivative(z)),
         }
     }
 }
 
-/// `delta ← f(delta, src)` element-wise, with the column sums of the result in `db`.
+/// `delta ← f(delta, src)` element-wise, with the bias gradient of the result in `db`: its
+/// column sums, or its row sums when the rows are features (`features_major`).
 #[inline(always)]
 fn rows_backward<T: Float>(
+    features_major: bool,
     delta: &mut [T],
     src: &[T],
     db: Option<&mut [T]>,
@@ -491,6 +646,14 @@ fn rows_backward<T: Float>(
     f: impl Fn(T, T) -> T,
 ) {
     match db {
+        Some(db) if features_major => {
+            for ((dr, sr), acc) in delta.chunks_exact_mut(n).zip(src.chunks_exact(n)).zip(db) {
+                for (d, &s) in dr.iter_mut().zip(sr) {
+                    *d = f(*d, s);
+                }
+                *acc = row_sum(dr);
+            }
+        }
         Some(db) => {
             db.fill(T::ZERO);
             for (dr, sr) in delta.chunks_exact_mut(n).zip(src.chunks_exact(n)) {

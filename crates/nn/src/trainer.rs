@@ -8,14 +8,15 @@
 //! exactly that of computing all gradients first. Plain SGD folds the update into the
 //! weight-gradient product itself (see [`Trainer::set_fuse_sgd`]).
 
-use depthlab_gemm::MatRef;
+use depthlab_gemm::{MatMut, MatRef};
 
 use crate::activation::Activation;
 use crate::error::{NnError, shape2};
 use crate::float::Float;
 use crate::linear::{
-    Linear, MIN_PARALLEL_MACS, activation_backward, affine, bias_activation, column_sums,
-    input_grad, par_for, weight_grad,
+    Linear, MIN_PARALLEL_MACS, activation_backward, activation_backward_features, affine,
+    affine_features, bias_activation, bias_activation_features, column_sums, input_grad,
+    input_grad_features, par_for, weight_grad,
 };
 use crate::loss::{BatchTargets, Loss, predicted_class};
 use crate::matrix::Matrix;
@@ -27,6 +28,12 @@ use crate::train::Targets;
 /// when both have at least this many multiply-adds; smaller ones cost less than the hand-off
 /// to a second thread.
 const MIN_JOIN_MACS: usize = 1 << 20;
+
+/// Batches of at least this many rows keep hidden layers feature-major (see
+/// [`Trainer::forward`]). The kernel's vectors then run along the batch, and its widest tile
+/// is 64 rows tall: a shorter batch would fall to narrower tiles (W1, batch 32: 0.80× the
+/// batch-major step), while at 64 rows the layout saves the weight transposition (W2 1.09×).
+const FEATURE_MAJOR_MIN_ROWS: usize = 64;
 
 /// Parameter tensors at least this long are updated in two halves side by side when rayon
 /// has more than one thread: the update streams three or four arrays through memory (W3's
@@ -57,19 +64,27 @@ fn apply_split<T: Float>(update: &Update<T>, p: &mut [T], g: &[T], s1: &mut [T],
 /// Stage `l` of the backward pipeline: layer `l`'s weight and bias step from `δ_l` (in
 /// `buf`) and the layer's input `a_{l-1}`, through one fused GEMM for plain SGD, else through
 /// `dW_l` and the optimizer.
+#[allow(clippy::too_many_arguments)]
 fn update_layer<T: Float>(
     layer: &mut Linear<T>,
     buf: &mut LayerBuffers<T>,
+    features_major: bool,
     input: MatRef<'_, T>,
     rows: usize,
     fused_sgd: Option<(T, T)>,
     update: &Update<T>,
 ) -> Result<(), NnError> {
     let par = par_for(rows, layer.out_features(), layer.in_features());
+    // `δᵀ` (out × rows): a hidden layer's buffer as it lies, the output layer's a stride swap.
+    let delta_t = if features_major {
+        MatRef::row_major(buf.delta.as_slice(), layer.out_features(), rows)?
+    } else {
+        buf.delta.view().t()
+    };
     match fused_sgd {
         Some((alpha, beta)) => {
             let w = layer.weight_mut().view_mut();
-            weight_grad(par, alpha, buf.delta.view(), input, beta, w)?;
+            weight_grad(par, alpha, delta_t, input, beta, w)?;
             if let Some(b) = layer.bias_mut() {
                 for (p, &g) in b.iter_mut().zip(&buf.db) {
                     *p = beta * *p + alpha * g;
@@ -78,7 +93,7 @@ fn update_layer<T: Float>(
         }
         None => {
             let dw = buf.dw.view_mut();
-            weight_grad(par, T::ONE, buf.delta.view(), input, T::ZERO, dw)?;
+            weight_grad(par, T::ONE, delta_t, input, T::ZERO, dw)?;
             apply_split(
                 update,
                 layer.weight_mut().as_mut_slice(),
@@ -275,21 +290,33 @@ impl<T: Float> Trainer<T> {
     }
 
     /// Forward pass of `rows` rows of `x` (row-major) into the layer buffers.
+    ///
+    /// With at least [`FEATURE_MAJOR_MIN_ROWS`] rows, hidden layers keep `pre`, `post` and
+    /// `delta` feature-major (out × rows): their forward product is then `W·aᵀ`, which reads
+    /// each weight where it lies instead of transposing it into the kernel's panels every
+    /// step, and their input gradients read the weights in place as well. Shorter batches stay
+    /// batch-major (rows × out) throughout. The output layer is always batch-major, for the
+    /// loss and [`Trainer::outputs`]. Either way the layout depends on the batch's size alone,
+    /// so results never depend on the thread count.
     fn forward(&mut self, model: &Mlp<T>, x: &[T], rows: usize) -> Result<(), NnError> {
         let last = self.layers.len() - 1;
         let input_dim = self.dims[0].0;
         for (l, layer) in model.layers().iter().enumerate() {
             let (before, rest) = self.layers.split_at_mut(l);
             let buf = &mut rest[0];
-            let n = layer.out_features();
+            let (k, n) = (layer.in_features(), layer.out_features());
             buf.pre.set_rows(rows);
+            // The input as rows × in: `x` itself, or the previous layer's feature-major output
+            // seen through a stride swap.
+            let fm = rows >= FEATURE_MAJOR_MIN_ROWS;
             let input = match before.last() {
                 None => MatRef::row_major(x, rows, input_dim)?,
+                Some(prev) if fm => MatRef::row_major(prev.post.as_slice(), k, rows)?.t(),
                 Some(prev) => prev.post.view(),
             };
-            let par = par_for(rows, layer.in_features(), n);
-            affine(par, input, layer.weight(), buf.pre.as_mut_slice())?;
+            let par = par_for(rows, k, n);
             if l == last {
+                affine(par, input, layer.weight(), buf.pre.as_mut_slice())?;
                 bias_activation(
                     Activation::Identity,
                     layer.bias(),
@@ -297,7 +324,18 @@ impl<T: Float> Trainer<T> {
                     None,
                     n,
                 );
+            } else if fm {
+                affine_features(par, input, layer.weight(), buf.pre.as_mut_slice())?;
+                buf.post.set_rows(rows);
+                bias_activation_features(
+                    self.activation,
+                    layer.bias(),
+                    buf.pre.as_mut_slice(),
+                    buf.post.as_mut_slice(),
+                    rows,
+                );
             } else {
+                affine(par, input, layer.weight(), buf.pre.as_mut_slice())?;
                 buf.post.set_rows(rows);
                 bias_activation(
                     self.activation,
@@ -398,13 +436,19 @@ impl<T: Float> Trainer<T> {
         // is formed from the not-yet-updated `W_{l-1}`. The two sides touch disjoint buffers,
         // and each product is computed the same way whether they run side by side or one after
         // the other, so the thread count never changes a bit.
+        let fm = rows >= FEATURE_MAJOR_MIN_ROWS;
         if last > 0 {
             let (before, rest) = self.layers.split_at_mut(last);
             let prev = &mut before[last - 1];
             prev.delta.set_rows(rows);
             let w = model.layers()[last].weight();
             let par = par_for(rows, w.rows(), w.cols());
-            input_grad(par, rest[0].delta.view(), w, prev.delta.view_mut())?;
+            if fm {
+                let dx_t = MatMut::row_major(prev.delta.as_mut_slice(), w.cols(), rows)?;
+                input_grad_features(par, rest[0].delta.view().t(), w, dx_t)?;
+            } else {
+                input_grad(par, rest[0].delta.view(), w, prev.delta.view_mut())?;
+            }
         }
         let bias = self.bias;
         for l in (0..=last).rev() {
@@ -414,7 +458,15 @@ impl<T: Float> Trainer<T> {
             let layer = &mut rest_layers[0];
             let update_macs = rows * layer.out_features() * layer.in_features();
             match lower.split_last_mut() {
-                None => update_layer(layer, cur, x.view(), rows, fused_sgd, &update)?,
+                None => update_layer(
+                    layer,
+                    cur,
+                    fm && l < last,
+                    x.view(),
+                    rows,
+                    fused_sgd,
+                    &update,
+                )?,
                 Some((prev, lower2)) => {
                     let LayerBuffers {
                         pre,
@@ -431,23 +483,37 @@ impl<T: Float> Trainer<T> {
                     let next_macs = next.as_ref().map_or(0, |(_, w)| rows * w.rows() * w.cols());
                     let propagate = || -> Result<(), NnError> {
                         let n_prev = delta.cols();
-                        activation_backward(
-                            act,
-                            pre.as_slice(),
-                            post.as_slice(),
-                            delta.as_mut_slice(),
-                            bias.then_some(db.as_mut_slice()),
-                            n_prev,
-                        );
+                        let db = bias.then_some(db.as_mut_slice());
+                        let (z, a, d) = (pre.as_slice(), post.as_slice(), delta.as_mut_slice());
+                        if fm {
+                            activation_backward_features(act, z, a, d, db, rows);
+                        } else {
+                            activation_backward(act, z, a, d, db, n_prev);
+                        }
                         if let Some((next_delta, w)) = next {
                             next_delta.set_rows(rows);
                             let par = par_for(rows, w.rows(), w.cols());
-                            input_grad(par, delta.view(), w, next_delta.view_mut())?;
+                            if fm {
+                                let dz_t = MatRef::row_major(delta.as_slice(), n_prev, rows)?;
+                                let dx_t =
+                                    MatMut::row_major(next_delta.as_mut_slice(), w.cols(), rows)?;
+                                input_grad_features(par, dz_t, w, dx_t)?;
+                            } else {
+                                input_grad(par, delta.view(), w, next_delta.view_mut())?;
+                            }
                         }
                         Ok(())
                     };
-                    let mut step_layer =
-                        || update_layer(layer, cur, post.view(), rows, fused_sgd, &update);
+                    // Layer l's input as rows × in (a stride swap when feature-major).
+                    let input = if fm {
+                        MatRef::row_major(post.as_slice(), layer.in_features(), rows)?.t()
+                    } else {
+                        post.view()
+                    };
+                    let features_major = fm && l < last;
+                    let mut step_layer = || {
+                        update_layer(layer, cur, features_major, input, rows, fused_sgd, &update)
+                    };
                     if rayon::current_num_threads() > 1
                         && update_macs.min(next_macs) >= MIN_JOIN_MACS
                     {
