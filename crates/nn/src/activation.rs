@@ -201,7 +201,7 @@ impl Activation {
     ) -> Result<(), NnError> {
         same_len("activation input vs gradient", z.len(), delta.len())?;
         same_len("activation output vs gradient", a.len(), delta.len())?;
-        crate::linear::activation_backward(*self, z, a, delta, None, delta.len());
+        crate::linear::activation_backward(*self, z, a, delta, None, delta.len(), false);
         Ok(())
     }
 

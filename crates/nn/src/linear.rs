@@ -517,9 +517,11 @@ fn map_rows_to<T: Float>(
     }
 }
 
-/// One pass over `delta` (batch × n, holding `dL/da` on entry): multiplies by `f'` to give
-/// `dL/dz`, and accumulates the bias gradient `db = Σ_rows dL/dz` in the same pass.
-/// `pre` is read only by activations whose derivative needs `z`, `post` only by the others.
+/// One pass over `delta` (holding `dL/da` on entry): multiplies by `f'` to give `dL/dz`, and
+/// accumulates the bias gradient in the same pass. Rows hold `n` values: samples (batch × n,
+/// `db = Σ_rows dL/dz`) or, with `features_major`, features (out × n: `db[f]` = the sum of
+/// row `f`). `pre` is read only by activations whose derivative needs `z`, `post` only by the
+/// others.
 pub(crate) fn activation_backward<T: Float>(
     act: Activation,
     pre: &[T],
@@ -527,6 +529,7 @@ pub(crate) fn activation_backward<T: Float>(
     delta: &mut [T],
     db: Option<&mut [T]>,
     n: usize,
+    features_major: bool,
 ) {
     if n == 0 {
         return;
@@ -538,31 +541,7 @@ pub(crate) fn activation_backward<T: Float>(
         delta,
         db,
         n,
-        features_major: false,
-    });
-}
-
-/// [`activation_backward`] for a hidden layer stored feature-major (out × batch, rows of
-/// `batch` values): the bias gradient of feature `f` is the sum of row `f`.
-pub(crate) fn activation_backward_features<T: Float>(
-    act: Activation,
-    pre_t: &[T],
-    post_t: &[T],
-    delta_t: &mut [T],
-    db: Option<&mut [T]>,
-    batch: usize,
-) {
-    if batch == 0 {
-        return;
-    }
-    with_vector_isa(ActivationBackward {
-        act,
-        pre: pre_t,
-        post: post_t,
-        delta: delta_t,
-        db,
-        n: batch,
-        features_major: true,
+        features_major,
     });
 }
 

@@ -14,9 +14,8 @@ use crate::activation::Activation;
 use crate::error::{NnError, shape2};
 use crate::float::Float;
 use crate::linear::{
-    Linear, MIN_PARALLEL_MACS, activation_backward, activation_backward_features, affine,
-    affine_features, bias_activation, bias_activation_features, column_sums, input_grad,
-    input_grad_features, par_for, weight_grad,
+    Linear, MIN_PARALLEL_MACS, activation_backward, affine, affine_features, bias_activation,
+    bias_activation_features, column_sums, input_grad, input_grad_features, par_for, weight_grad,
 };
 use crate::loss::{BatchTargets, Loss, predicted_class};
 use crate::matrix::Matrix;
@@ -485,11 +484,8 @@ impl<T: Float> Trainer<T> {
                         let n_prev = delta.cols();
                         let db = bias.then_some(db.as_mut_slice());
                         let (z, a, d) = (pre.as_slice(), post.as_slice(), delta.as_mut_slice());
-                        if fm {
-                            activation_backward_features(act, z, a, d, db, rows);
-                        } else {
-                            activation_backward(act, z, a, d, db, n_prev);
-                        }
+                        let n = if fm { rows } else { n_prev };
+                        activation_backward(act, z, a, d, db, n, fm);
                         if let Some((next_delta, w)) = next {
                             next_delta.set_rows(rows);
                             let par = par_for(rows, w.rows(), w.cols());
