@@ -34,6 +34,12 @@ const MIN_JOIN_MACS: usize = 1 << 20;
 /// batch-major step), while at 64 rows the layout saves the weight transposition (W2 1.09×).
 const FEATURE_MAJOR_MIN_ROWS: usize = 64;
 
+/// Whether a pass over `rows` rows keeps hidden layers feature-major (forward and backward
+/// must agree, so both ask here).
+fn features_major(rows: usize) -> bool {
+    rows >= FEATURE_MAJOR_MIN_ROWS
+}
+
 /// Parameter tensors at least this long are updated in two halves side by side when rayon
 /// has more than one thread: the update streams three or four arrays through memory (W3's
 /// 512×512 layer is 3 MB, beyond L2), about 100 µs on one core.
@@ -305,9 +311,9 @@ impl<T: Float> Trainer<T> {
             let buf = &mut rest[0];
             let (k, n) = (layer.in_features(), layer.out_features());
             buf.pre.set_rows(rows);
-            // The input as rows × in: `x` itself, or the previous layer's feature-major output
-            // seen through a stride swap.
-            let fm = rows >= FEATURE_MAJOR_MIN_ROWS;
+            let fm = features_major(rows);
+            // The input as rows × in: `x` itself, or the previous layer's output (through a
+            // stride swap when it is feature-major).
             let input = match before.last() {
                 None => MatRef::row_major(x, rows, input_dim)?,
                 Some(prev) if fm => MatRef::row_major(prev.post.as_slice(), k, rows)?.t(),
@@ -323,26 +329,19 @@ impl<T: Float> Trainer<T> {
                     None,
                     n,
                 );
-            } else if fm {
-                affine_features(par, input, layer.weight(), buf.pre.as_mut_slice())?;
-                buf.post.set_rows(rows);
-                bias_activation_features(
-                    self.activation,
-                    layer.bias(),
-                    buf.pre.as_mut_slice(),
-                    buf.post.as_mut_slice(),
-                    rows,
-                );
             } else {
-                affine(par, input, layer.weight(), buf.pre.as_mut_slice())?;
+                if fm {
+                    affine_features(par, input, layer.weight(), buf.pre.as_mut_slice())?;
+                } else {
+                    affine(par, input, layer.weight(), buf.pre.as_mut_slice())?;
+                }
                 buf.post.set_rows(rows);
-                bias_activation(
-                    self.activation,
-                    layer.bias(),
-                    buf.pre.as_mut_slice(),
-                    Some(buf.post.as_mut_slice()),
-                    n,
-                );
+                let (pre, post) = (buf.pre.as_mut_slice(), buf.post.as_mut_slice());
+                if fm {
+                    bias_activation_features(self.activation, layer.bias(), pre, post, rows);
+                } else {
+                    bias_activation(self.activation, layer.bias(), pre, Some(post), n);
+                }
             }
         }
         Ok(())
@@ -435,7 +434,7 @@ impl<T: Float> Trainer<T> {
         // is formed from the not-yet-updated `W_{l-1}`. The two sides touch disjoint buffers,
         // and each product is computed the same way whether they run side by side or one after
         // the other, so the thread count never changes a bit.
-        let fm = rows >= FEATURE_MAJOR_MIN_ROWS;
+        let fm = features_major(rows);
         if last > 0 {
             let (before, rest) = self.layers.split_at_mut(last);
             let prev = &mut before[last - 1];
