@@ -313,7 +313,7 @@ pub(crate) fn column_sums<T: Float>(d: &[T], db: &mut [T]) {
 }
 
 /// `db[i] ← Σ row i` of a feature-major `d` (rows of `n` values).
-pub(crate) fn row_sums<T: Float>(d: &[T], db: &mut [T], n: usize) {
+fn row_sums<T: Float>(d: &[T], db: &mut [T], n: usize) {
     for (row, acc) in d.chunks_exact(n).zip(db) {
         *acc = row_sum(row);
     }
