@@ -12,6 +12,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use depthlab_gemm::{VectorTask, with_vector_isa};
+
 use crate::activation::sigmoid;
 use crate::error::NnError;
 use crate::float::Float;
@@ -229,54 +231,109 @@ fn softmax_ce<T: Float>(
     out: &[T],
     n: usize,
     targets: BatchTargets<'_, T>,
-    mut grad: Option<&mut [T]>,
+    grad: Option<&mut [T]>,
 ) -> f64 {
-    let rows = out.len() / n;
-    let inv_b = T::from_f64(1.0 / rows as f64);
-    let mut total = 0.0f64;
-    for (i, zr) in out.chunks_exact(n).enumerate() {
-        let m = zr.iter().copied().fold(zr[0], T::max);
-        let g = grad.as_deref_mut().map(|g| &mut g[i * n..(i + 1) * n]);
-        // Exponentials go straight into the gradient row, so softmax costs one exp per logit
-        // (`exp_fast`: inline and within 1 ulp for f32, no libm call per logit).
-        let sum = match g {
-            Some(g) => {
-                let mut s = T::ZERO;
-                for (gj, &z) in g.iter_mut().zip(zr) {
-                    let e = (z - m).exp_fast();
-                    *gj = e;
-                    s += e;
-                }
-                let k = inv_b / s;
-                match targets {
-                    BatchTargets::Classes(labels) => {
-                        g.iter_mut().for_each(|v| *v *= k);
-                        g[labels[i]] -= inv_b;
-                    }
-                    BatchTargets::Values(t) => {
-                        let tr = &t[i * n..(i + 1) * n];
-                        let mass: T = tr.iter().copied().sum();
-                        for (v, &tj) in g.iter_mut().zip(tr) {
-                            *v = *v * k * mass - tj * inv_b;
-                        }
-                    }
-                }
-                s
+    match grad {
+        Some(grad) => with_vector_isa(SoftmaxCeGrad {
+            out,
+            n,
+            targets,
+            grad,
+        }),
+        None => {
+            let mut total = 0.0f64;
+            for (i, zr) in out.chunks_exact(n).enumerate() {
+                let m = row_max(zr);
+                let sum: T = zr.iter().map(|&z| (z - m).exp_fast()).sum();
+                total += ce_row(zr, i, m + sum.ln(), targets).to_f64();
             }
-            None => zr.iter().map(|&z| (z - m).exp_fast()).sum(),
-        };
-        let lse = m + sum.ln();
-        let row = match targets {
-            BatchTargets::Classes(labels) => lse - zr[labels[i]],
-            BatchTargets::Values(t) => t[i * n..(i + 1) * n]
-                .iter()
-                .zip(zr)
-                .map(|(&tj, &z)| tj * (lse - z))
-                .sum(),
-        };
-        total += row.to_f64();
+            total / (out.len() / n) as f64
+        }
     }
-    total / rows as f64
+}
+
+/// The largest logit of a row (NaN only if the first is NaN, as `T::max` ignores NaN operands).
+#[inline(always)]
+fn row_max<T: Float>(zr: &[T]) -> T {
+    zr.iter().copied().fold(zr[0], T::max)
+}
+
+/// Cross-entropy of row `i` given its log-sum-exp.
+#[inline(always)]
+fn ce_row<T: Float>(zr: &[T], i: usize, lse: T, targets: BatchTargets<'_, T>) -> T {
+    match targets {
+        BatchTargets::Classes(labels) => lse - zr[labels[i]],
+        BatchTargets::Values(t) => t[i * zr.len()..(i + 1) * zr.len()]
+            .iter()
+            .zip(zr)
+            .map(|(&tj, &z)| tj * (lse - z))
+            .sum(),
+    }
+}
+
+/// Softmax cross-entropy with its gradient, as a [`VectorTask`] compiled for the GEMM's ISA.
+///
+/// A row has only a handful of logits (10 for digits), so the exponentials are not taken row
+/// by row: the shifted logits `z - max` of the whole batch are written into the gradient, one
+/// flat pass turns them into exponentials (full-width vectors), and a last pass per row sums,
+/// normalises and subtracts the target. Each row's sum still runs in column order, so the
+/// result is bit for bit that of the row-by-row loop.
+struct SoftmaxCeGrad<'a, T> {
+    out: &'a [T],
+    n: usize,
+    targets: BatchTargets<'a, T>,
+    grad: &'a mut [T],
+}
+
+impl<T: Float> VectorTask for SoftmaxCeGrad<'_, T> {
+    type Output = f64;
+
+    #[inline(always)]
+    fn run(self) -> f64 {
+        let Self {
+            out,
+            n,
+            targets,
+            grad,
+        } = self;
+        let rows = out.len() / n;
+        for (zr, gr) in out.chunks_exact(n).zip(grad.chunks_exact_mut(n)) {
+            let m = row_max(zr);
+            for (g, &z) in gr.iter_mut().zip(zr) {
+                *g = z - m;
+            }
+        }
+        for g in grad.iter_mut() {
+            *g = g.exp_fast();
+        }
+        let inv_b = T::from_f64(1.0 / rows as f64);
+        let mut total = 0.0f64;
+        for (i, (zr, g)) in out
+            .chunks_exact(n)
+            .zip(grad.chunks_exact_mut(n))
+            .enumerate()
+        {
+            let s: T = g.iter().fold(T::ZERO, |acc, &e| acc + e);
+            let k = inv_b / s;
+            match targets {
+                BatchTargets::Classes(labels) => {
+                    g.iter_mut().for_each(|v| *v *= k);
+                    g[labels[i]] -= inv_b;
+                }
+                BatchTargets::Values(t) => {
+                    let tr = &t[i * n..(i + 1) * n];
+                    let mass: T = tr.iter().copied().sum();
+                    for (v, &tj) in g.iter_mut().zip(tr) {
+                        *v = *v * k * mass - tj * inv_b;
+                    }
+                }
+            }
+            // The max is read again rather than kept: it is n compares, and a buffer of row
+            // maxima would be the one allocation of the step.
+            total += ce_row(zr, i, row_max(zr) + s.ln(), targets).to_f64();
+        }
+        total / rows as f64
+    }
 }
 
 /// Index of the predicted class: argmax, or `out > threshold` for one output. The first
