@@ -12,9 +12,14 @@ use serde::{Deserialize, Serialize};
 pub struct Meta {
     /// Version of depthlab-runner.
     pub depthlab_version: String,
-    /// Git commit of the source, when known (`DEPTHLAB_GIT_COMMIT` at build time, else
-    /// `git rev-parse HEAD` in the working directory at run time).
+    /// Git commit of the source of the first session that wrote this directory, when known
+    /// (`DEPTHLAB_GIT_COMMIT` at build time, else `git rev-parse HEAD` in the working
+    /// directory at run time).
     pub git_commit: Option<String>,
+    /// Git commit of the latest session: differs from `git_commit` when a study was resumed
+    /// under other code, so its results may come from either.
+    #[serde(default)]
+    pub last_git_commit: Option<String>,
     /// CPU model name from `/proc/cpuinfo`.
     pub cpu_model: Option<String>,
     /// The SIMD-related CPU flags present (subset of `/proc/cpuinfo` flags).
@@ -62,9 +67,11 @@ impl Meta {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let (cpu_model, cpu_features) = parse_cpuinfo(&cpuinfo);
         let now = rfc3339(SystemTime::now());
+        let commit = git_commit();
         Meta {
             depthlab_version: env!("CARGO_PKG_VERSION").to_string(),
-            git_commit: git_commit(),
+            git_commit: commit.clone(),
+            last_git_commit: commit,
             cpu_model,
             cpu_features,
             gemm_isa: depthlab_gemm::active_isa()
@@ -82,13 +89,14 @@ impl Meta {
         }
     }
 
-    /// Keeps the first start time of an earlier session in `dir`'s `meta.json`, if any.
+    /// Keeps the first start time and commit of an earlier session in `existing_meta`, if any.
     pub fn continuing(mut self, existing_meta: &Path) -> Meta {
         if let Some(old) = std::fs::read(existing_meta)
             .ok()
             .and_then(|b| serde_json::from_slice::<Meta>(&b).ok())
         {
             self.start_time = old.start_time;
+            self.git_commit = old.git_commit;
         }
         self
     }
@@ -175,6 +183,27 @@ mod tests {
             rfc3339(UNIX_EPOCH + Duration::from_secs(1_798_761_600)),
             "2027-01-01T00:00:00Z"
         );
+    }
+
+    #[test]
+    fn a_resumed_study_keeps_its_first_commit_and_start() {
+        let dir = std::env::temp_dir().join(format!("depthlab-meta-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("meta.json");
+        let mut first = Meta::collect(1, None);
+        first.git_commit = Some("first".into());
+        first.last_git_commit = Some("first".into());
+        first.start_time = "2026-01-01T00:00:00Z".into();
+        std::fs::write(&path, serde_json::to_vec(&first).unwrap()).unwrap();
+        let mut now = Meta::collect(2, None);
+        now.git_commit = Some("second".into());
+        now.last_git_commit = Some("second".into());
+        let resumed = now.continuing(&path);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(resumed.git_commit.as_deref(), Some("first"));
+        assert_eq!(resumed.last_git_commit.as_deref(), Some("second"));
+        assert_eq!(resumed.start_time, "2026-01-01T00:00:00Z");
+        assert_ne!(resumed.last_start_time, resumed.start_time);
     }
 
     #[test]
