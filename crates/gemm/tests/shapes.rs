@@ -1,5 +1,6 @@
 //! Shapes: every m, n, k in 0..=20, the register-tile and cache-block edges of each ISA, B
-//! packed by transposition, thin products and k = 0, for f32 and f64 on every ISA path this CPU has.
+//! packed by transposition, thin row-major C kept unoriented, thin products and k = 0, for f32
+//! and f64 on every ISA path this CPU has.
 
 mod common;
 
@@ -304,6 +305,46 @@ fn k_contiguous_b<T: Real>(isa: Isa) {
 #[test]
 fn k_contiguous_b_across_panels_columns_and_steps() {
     every_isa_and_type!(k_contiguous_b);
+}
+
+fn thin_row_major_c<T: Real>(isa: Isa) {
+    let mut rng = rng(0x5a1e);
+    // A row-major C with fewer columns than the narrowest tile has rows and at least a wide
+    // tile's height is kept unoriented when A runs down m (or C has at most a quarter of those
+    // columns): full-height tiles, strided stores. Every such width, ragged and whole panels,
+    // k across a block edge, reversed and padded C, each scalar (β = 0 over NaN in C).
+    let elem = std::mem::size_of::<T>();
+    let tile_set = tiles(isa, elem);
+    let (wide_mr, _) = tile_set[0];
+    let narrow_mr = tile_set.last().map_or(wide_mr, |t| t.0);
+    let (kc, _, _) = blocks(isa, elem);
+    for n in 1..narrow_mr {
+        for m in [wide_mr, wide_mr + 1, 3 * wide_mr - 5] {
+            for k in [1, 17, kc + 1] {
+                for (i, a) in [Layout::COL, Layout::ROW].into_iter().enumerate() {
+                    let c = if (n + i) % 2 == 0 {
+                        Layout::padded(true)
+                    } else {
+                        Layout::reversed(true, true, false)
+                    };
+                    let spec = Spec {
+                        beta: SCALARS[(m + n + k) % 3],
+                        alpha: 1.5,
+                        c,
+                        a: Operand::plain(a),
+                        b: Operand::plain(Layout::COL),
+                        ..Spec::dense(m, k, n)
+                    };
+                    assert_ok::<T>(isa, &spec, &mut rng);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn thin_row_major_c_runs_full_height_tiles() {
+    every_isa_and_type!(thin_row_major_c);
 }
 
 fn thin<T: Real>(isa: Isa) {
