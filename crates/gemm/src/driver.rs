@@ -57,6 +57,13 @@ const B_IN_PLACE_MAX_PANELS: usize = 4;
 /// within a third of a 48 KiB L1d its lines cannot pile into a few cache sets.
 const B_IN_PLACE_MAX_SPAN: usize = 16 << 10;
 
+/// Steps of k ahead that the microkernel prefetches a B read in place with its rows
+/// contiguous and too far apart for L1 (a single A panel's B, `Wᵀ·δ` of a feature-major
+/// batch): each step's line comes from L2, and the hardware does not run far enough ahead at
+/// a 1 KiB stride (1 thread, interleaved: 256×256×64 with A transposed 0.89× → 0.96× the
+/// `gemm` crate; nothing else moved beyond ±2%).
+const B_PREFETCH_STEPS: isize = 8;
+
 /// Below this many multiply-adds a second thread costs more in hand-off than it saves.
 const MIN_PARALLEL_MACS: usize = 96 * 96 * 96;
 
@@ -311,11 +318,18 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
                 let b_block =
                     p.b.wrapping_offset(pc as isize * p.rsb + jc as isize * p.csb);
                 let b_src = if b_in_place {
+                    let far_rows =
+                        p.csb.abs() == 1 && kc * p.rsb.unsigned_abs() * elem > B_IN_PLACE_MAX_SPAN;
                     BSource {
                         ptr: b_block,
                         packed: false,
                         ks: p.rsb,
                         js: p.csb,
+                        ahead: if far_rows {
+                            B_PREFETCH_STEPS * p.rsb
+                        } else {
+                            0
+                        },
                     }
                 } else {
                     let b_pack: *mut T = b_scratch.get(nc.div_ceil(nr) * nr * kc);
@@ -325,6 +339,7 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
                         packed: true,
                         ks: nr as isize,
                         js: 1,
+                        ahead: 0,
                     }
                 };
                 let job = BlockJob {
@@ -454,6 +469,8 @@ struct BSource<T> {
     ks: isize,
     /// Distance between columns (1 when packed).
     js: isize,
+    /// The tiles' `b_ahead`: 0 unless B is read in place from rows too far apart for L1.
+    ahead: isize,
 }
 
 impl<T> BSource<T> {
@@ -524,6 +541,7 @@ impl<T: Element> BlockJob<T> {
                         b,
                         b_ks: self.b.ks,
                         b_js: self.b.js,
+                        b_ahead: self.b.ahead,
                         beta: self.beta,
                         c: p.c.wrapping_offset(
                             (ic + ir) as isize * p.rsc + (self.jc + jr) as isize * p.csc,

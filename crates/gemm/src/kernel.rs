@@ -34,6 +34,8 @@ pub(crate) struct Tile<T> {
     pub b: *const T,
     pub b_ks: isize,
     pub b_js: isize,
+    /// How far ahead of each step of k to prefetch B (0: not at all; never for packed B).
+    pub b_ahead: isize,
     pub beta: T,
     pub c: *mut T,
     pub rsc: isize,
@@ -223,9 +225,13 @@ pub(crate) unsafe fn tile_body<S: Simd, const MV: usize, const NR: usize, const 
         // run: 1024³ 151 -> 157 GFLOP/s, 128×784×512 129 -> 136; small products unchanged;
         // later runs on the drifting machine could not separate it from the noise).
         let a_ahead = A_PREFETCH_STEPS as isize * t.a_ks;
+        let b_ahead = if PACKED_B { 0 } else { t.b_ahead };
         for _ in 0..t.kc {
             for v in 0..MV {
                 S::prefetch(a.wrapping_offset(a_ahead).wrapping_add(v * S::LANES));
+            }
+            if b_ahead != 0 {
+                S::prefetch(b.wrapping_offset(b_ahead));
             }
             let mut av = [S::zero(); MV];
             for (v, r) in av.iter_mut().enumerate() {
