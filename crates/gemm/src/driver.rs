@@ -57,11 +57,20 @@ const B_IN_PLACE_MAX_PANELS: usize = 4;
 /// within a third of a 48 KiB L1d its lines cannot pile into a few cache sets.
 const B_IN_PLACE_MAX_SPAN: usize = 16 << 10;
 
+/// Row stride below which a B with rows contiguous that feeds at most
+/// [`B_IN_PLACE_MAX_PANELS`] panels is read in place even past [`B_IN_PLACE_MAX_SPAN`], its
+/// lines prefetched from L2 ([`B_PREFETCH_STEPS`]): gathering NR values of every row into
+/// panels costs more than the few panels reuse (interleaved with the `gemm` crate, `Wᵀ·δ` of a
+/// feature-major batch of 128, 512×512×128 with A transposed: 0.83× → 1.06–1.12× on 1 thread,
+/// 0.84× → 0.96–0.97× on 2). At a page or more per row every step of k lands on another page
+/// and the same few cache sets (1024×1024×256: 0.71× → 0.59×), so such a B is still packed.
+const B_IN_PLACE_MAX_ROW_STRIDE: usize = 4 << 10;
+
 /// Steps of k ahead that the microkernel prefetches a B read in place with its rows
-/// contiguous and too far apart for L1 (a single A panel's B, `Wᵀ·δ` of a feature-major
-/// batch): each step's line comes from L2, and the hardware does not run far enough ahead at
-/// a 1 KiB stride (1 thread, interleaved: 256×256×64 with A transposed 0.89× → 0.96× the
-/// `gemm` crate; nothing else moved beyond ±2%).
+/// contiguous and too far apart for L1 (the B of one to four A panels, `Wᵀ·δ` of a
+/// feature-major batch): each step's line comes from L2, and the hardware does not run far
+/// enough ahead at a 1 KiB stride (1 thread, interleaved: 256×256×64 with A transposed
+/// 0.89× → 0.96× the `gemm` crate; nothing else moved beyond ±2%).
 const B_PREFETCH_STEPS: isize = 8;
 
 /// Below this many multiply-adds a second thread costs more in hand-off than it saves.
@@ -301,11 +310,13 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
     let a_in_place = p.rsa == 1
         && p.n <= A_IN_PLACE_MAX_PANELS * nr
         && kc_max * p.csa.unsigned_abs() * elem <= A_IN_PLACE_MAX_SPAN;
+    let b_row_bytes = p.rsb.unsigned_abs() * elem;
     let b_in_place = p.rsb.abs() == 1
         || p.csb.abs() == 1
             && (p.m <= mr
                 || p.m <= B_IN_PLACE_MAX_PANELS * mr
-                    && kc_max * p.rsb.unsigned_abs() * elem <= B_IN_PLACE_MAX_SPAN);
+                    && (kc_max * b_row_bytes <= B_IN_PLACE_MAX_SPAN
+                        || b_row_bytes < B_IN_PLACE_MAX_ROW_STRIDE));
 
     with_b_scratch(|b_scratch| {
         for jc in (0..p.n).step_by(blk.nc) {
@@ -318,8 +329,7 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
                 let b_block =
                     p.b.wrapping_offset(pc as isize * p.rsb + jc as isize * p.csb);
                 let b_src = if b_in_place {
-                    let far_rows =
-                        p.csb.abs() == 1 && kc * p.rsb.unsigned_abs() * elem > B_IN_PLACE_MAX_SPAN;
+                    let far_rows = p.csb.abs() == 1 && kc * b_row_bytes > B_IN_PLACE_MAX_SPAN;
                     BSource {
                         ptr: b_block,
                         packed: false,

@@ -347,6 +347,37 @@ fn thin_row_major_c_runs_full_height_tiles() {
     every_isa_and_type!(thin_row_major_c);
 }
 
+fn rows_contiguous_b_in_place<T: Real>(isa: Isa) {
+    let mut rng = rng(0x5a1f);
+    // B with its rows contiguous, fed to one to four MR panels: read in place (and prefetched)
+    // while its rows are less than a page apart, packed from a page on; k past a block edge so
+    // the sliver spans far more than L1. Ragged and whole panels, ragged last columns.
+    let elem = std::mem::size_of::<T>();
+    let (mr, nr) = tile(isa, elem);
+    let (kc, _, _) = blocks(isa, elem);
+    let page = 4096 / elem;
+    for n in [3 * nr + 1, page / 2 + 5, page + nr - 1] {
+        for m in [mr + 1, 2 * mr, 4 * mr - 3, 4 * mr] {
+            for k in [33, kc + 3] {
+                let spec = Spec {
+                    beta: SCALARS[(m + k) % 3],
+                    alpha: -1.25,
+                    c: Layout::COL,
+                    a: Operand::plain(Layout::COL),
+                    b: Operand::plain(Layout::ROW),
+                    ..Spec::dense(m, k, n)
+                };
+                assert_ok::<T>(isa, &spec, &mut rng);
+            }
+        }
+    }
+}
+
+#[test]
+fn rows_contiguous_b_across_one_to_four_panels() {
+    every_isa_and_type!(rows_contiguous_b_in_place);
+}
+
 fn thin<T: Real>(isa: Isa) {
     let mut rng = rng(0x5a18);
     let (kc, _, _) = blocks(isa, std::mem::size_of::<T>());
