@@ -364,15 +364,28 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
                 // Each thread takes a contiguous, equal share of the MR-tall panels of m (walked
                 // in blocks of at most MC rows), so none idles through a short last block.
                 let m_panels = p.m.div_ceil(mr);
-                let m_parts = threads.min(m_panels).max(1);
+                let panels = nc.div_ceil(nr);
+                // With a few A panels and at least as many columns as rows, split n instead:
+                // split by m, every thread would stream all of B for its one or two panels;
+                // split by n, each streams its share, and the few A panels each thread packs
+                // for itself cost little (2 threads, interleaved with the `gemm` crate:
+                // 512×512×128 0.78–0.90× → 0.96–1.02×, 784×512×128 with A transposed
+                // 0.81–0.86× → 0.96–1.02×, 128³ and 256³ 0.87–0.94× → 0.94–1.04×). With more
+                // rows than columns every thread would transpose all of A for itself
+                // (64×256×256 with W row-major: 0.93× when tried), so those still split m.
+                let m_parts =
+                    if m_panels <= B_IN_PLACE_MAX_PANELS && p.n >= p.m && panels >= 2 * threads {
+                        1
+                    } else {
+                        threads.min(m_panels).max(1)
+                    };
                 // Split the n panels too when m alone cannot feed every thread.
                 let n_splits = if threads > m_parts {
-                    threads.div_ceil(m_parts).min(nc.div_ceil(nr))
+                    threads.div_ceil(m_parts).min(panels)
                 } else {
                     1
                 };
                 let tasks = m_parts * n_splits;
-                let panels = nc.div_ceil(nr);
                 let run_task = |t: usize| {
                     let (mp, ns) = (t / n_splits, t % n_splits);
                     let (q0, q1) = (m_panels * mp / m_parts, m_panels * (mp + 1) / m_parts);

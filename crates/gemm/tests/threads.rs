@@ -25,6 +25,11 @@ fn cases() -> Vec<Spec> {
             ..row(20, 100, 2000)
         },
         row(700, 90, 30),
+        // Four A panels and far more columns: the threads split n, each packing all of A.
+        Spec {
+            c: Layout::COL,
+            ..row(200, 150, 600)
+        },
         // Row-major C with n = 10: the driver swaps, so m = 10 takes the one-register kernel
         // with B read in place, and only the n panels can be split.
         row(3000, 200, 10),
