@@ -153,7 +153,7 @@ impl<T: Float> Linear<T> {
         )?;
         let n = self.out_features();
         let par = par_for(x.rows(), self.in_features(), n);
-        affine(par, x.view(), &self.weight, y.as_mut_slice())?;
+        affine(par, x.view(), &self.weight, y.view_mut())?;
         bias_activation(Activation::Identity, self.bias(), y.as_mut_slice(), None, n);
         Ok(())
     }
@@ -235,19 +235,20 @@ pub(crate) fn par_for(m: usize, k: usize, n: usize) -> Parallelism {
     }
 }
 
-/// `pre ← x·Wᵀ` (batch × out): `Wᵀ` is `W`'s view with strides swapped.
+/// `pre ← x·Wᵀ` (batch × out, in either layout): `Wᵀ` is `W`'s view with strides swapped.
+/// A feature-major `pre` (a column-major view of an out × batch buffer) is the product the
+/// GEMM takes as `preᵀ = W·xᵀ`, reading each weight where it lies.
 pub(crate) fn affine<T: Float>(
     par: Parallelism,
     x: MatRef<'_, T>,
     w: &Matrix<T>,
-    pre: &mut [T],
+    pre: MatMut<'_, T>,
 ) -> Result<(), NnError> {
-    let out = MatMut::row_major(pre, x.rows(), w.rows())?;
-    gemm_with(par, T::ONE, x, w.view().t(), T::ZERO, out)?;
+    gemm_with(par, T::ONE, x, w.view().t(), T::ZERO, pre)?;
     Ok(())
 }
 
-/// `dx ← dz·W` (batch × in).
+/// `dx ← dz·W` (batch × in; feature-major `dz` and `dx` are column-major views).
 pub(crate) fn input_grad<T: Float>(
     par: Parallelism,
     dz: MatRef<'_, T>,
@@ -270,31 +271,6 @@ pub(crate) fn weight_grad<T: Float>(
     dw: MatMut<'_, T>,
 ) -> Result<(), NnError> {
     gemm_with(par, alpha, dz_t, x, beta, dw)?;
-    Ok(())
-}
-
-/// `preᵀ ← W·xᵀ` into a feature-major buffer (out × batch). With both `x` and `W` row-major,
-/// this orientation reads `W` where it lies (its rows are the kernel's k-contiguous columns)
-/// and copies only the activations, where `x·Wᵀ` would transpose the whole weight every step.
-pub(crate) fn affine_features<T: Float>(
-    par: Parallelism,
-    x: MatRef<'_, T>,
-    w: &Matrix<T>,
-    pre_t: &mut [T],
-) -> Result<(), NnError> {
-    let out = MatMut::row_major(pre_t, w.rows(), x.rows())?;
-    gemm_with(par, T::ONE, w.view(), x.t(), T::ZERO, out)?;
-    Ok(())
-}
-
-/// `dxᵀ ← Wᵀ·dzᵀ` (in × batch, feature-major), given `dzᵀ` (out × batch).
-pub(crate) fn input_grad_features<T: Float>(
-    par: Parallelism,
-    dz_t: MatRef<'_, T>,
-    w: &Matrix<T>,
-    dx_t: MatMut<'_, T>,
-) -> Result<(), NnError> {
-    gemm_with(par, T::ONE, w.view().t(), dz_t, T::ZERO, dx_t)?;
     Ok(())
 }
 

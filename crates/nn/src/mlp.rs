@@ -238,7 +238,7 @@ impl<T: Float> Mlp<T> {
             let input = cur.as_ref().unwrap_or(x);
             let mut out = Matrix::zeros(x.rows(), layer.out_features());
             let par = par_for(x.rows(), layer.in_features(), layer.out_features());
-            affine(par, input.view(), layer.weight(), out.as_mut_slice())?;
+            affine(par, input.view(), layer.weight(), out.view_mut())?;
             let act = if l == last {
                 Activation::Identity
             } else {

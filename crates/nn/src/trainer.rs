@@ -14,8 +14,8 @@ use crate::activation::Activation;
 use crate::error::{NnError, shape2};
 use crate::float::Float;
 use crate::linear::{
-    Linear, MIN_PARALLEL_MACS, activation_backward, affine, affine_features, bias_activation,
-    bias_activation_features, column_sums, input_grad, input_grad_features, par_for, weight_grad,
+    Linear, MIN_PARALLEL_MACS, activation_backward, affine, bias_activation,
+    bias_activation_features, column_sums, input_grad, par_for, weight_grad,
 };
 use crate::loss::{BatchTargets, Loss, predicted_class};
 use crate::matrix::Matrix;
@@ -321,7 +321,7 @@ impl<T: Float> Trainer<T> {
             };
             let par = par_for(rows, k, n);
             if l == last {
-                affine(par, input, layer.weight(), buf.pre.as_mut_slice())?;
+                affine(par, input, layer.weight(), buf.pre.view_mut())?;
                 bias_activation(
                     Activation::Identity,
                     layer.bias(),
@@ -330,11 +330,12 @@ impl<T: Float> Trainer<T> {
                     n,
                 );
             } else {
-                if fm {
-                    affine_features(par, input, layer.weight(), buf.pre.as_mut_slice())?;
+                let pre = if fm {
+                    MatMut::col_major(buf.pre.as_mut_slice(), rows, n)?
                 } else {
-                    affine(par, input, layer.weight(), buf.pre.as_mut_slice())?;
-                }
+                    buf.pre.view_mut()
+                };
+                affine(par, input, layer.weight(), pre)?;
                 buf.post.set_rows(rows);
                 let (pre, post) = (buf.pre.as_mut_slice(), buf.post.as_mut_slice());
                 if fm {
@@ -441,12 +442,12 @@ impl<T: Float> Trainer<T> {
             prev.delta.set_rows(rows);
             let w = model.layers()[last].weight();
             let par = par_for(rows, w.rows(), w.cols());
-            if fm {
-                let dx_t = MatMut::row_major(prev.delta.as_mut_slice(), w.cols(), rows)?;
-                input_grad_features(par, rest[0].delta.view().t(), w, dx_t)?;
+            let dx = if fm {
+                MatMut::col_major(prev.delta.as_mut_slice(), rows, w.cols())?
             } else {
-                input_grad(par, rest[0].delta.view(), w, prev.delta.view_mut())?;
-            }
+                prev.delta.view_mut()
+            };
+            input_grad(par, rest[0].delta.view(), w, dx)?;
         }
         let bias = self.bias;
         for l in (0..=last).rev() {
@@ -488,14 +489,15 @@ impl<T: Float> Trainer<T> {
                         if let Some((next_delta, w)) = next {
                             next_delta.set_rows(rows);
                             let par = par_for(rows, w.rows(), w.cols());
-                            if fm {
-                                let dz_t = MatRef::row_major(delta.as_slice(), n_prev, rows)?;
-                                let dx_t =
-                                    MatMut::row_major(next_delta.as_mut_slice(), w.cols(), rows)?;
-                                input_grad_features(par, dz_t, w, dx_t)?;
+                            let (dz, dx) = if fm {
+                                (
+                                    MatRef::col_major(delta.as_slice(), rows, n_prev)?,
+                                    MatMut::col_major(next_delta.as_mut_slice(), rows, w.cols())?,
+                                )
                             } else {
-                                input_grad(par, delta.view(), w, next_delta.view_mut())?;
-                            }
+                                (delta.view(), next_delta.view_mut())
+                            };
+                            input_grad(par, dz, w, dx)?;
                         }
                         Ok(())
                     };
