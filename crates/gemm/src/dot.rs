@@ -47,7 +47,10 @@ pub(crate) fn suits<T>(p: &Problem<T>, lanes: usize) -> bool {
         && p.rsb == 1
         && p.k >= lanes
         && thin <= max_thin
-        && thin * p.k * std::mem::size_of::<T>() <= MAX_THIN_BYTES
+        && thin
+            .saturating_mul(p.k)
+            .saturating_mul(std::mem::size_of::<T>())
+            <= MAX_THIN_BYTES
 }
 
 /// Runs the product as dot products with kernel `K` on `threads` threads.

@@ -305,17 +305,22 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
     // never packed (interleaved with the `gemm` crate, which does the same: 512³-2048³ and
     // 128×784×512 as fast or up to 1.16× faster on 2 threads than with the transposing copy).
     // With a single A panel each sliver is used once, and any stride will do.
+    // A stride along a dimension of length 1 never reaches memory and may be anything (even
+    // isize::MIN), so the layout tests below saturate rather than overflow.
     let elem = std::mem::size_of::<T>();
     let kc_max = blk.kc.min(p.k);
     let a_in_place = p.rsa == 1
         && p.n <= A_IN_PLACE_MAX_PANELS * nr
-        && kc_max * p.csa.unsigned_abs() * elem <= A_IN_PLACE_MAX_SPAN;
-    let b_row_bytes = p.rsb.unsigned_abs() * elem;
-    let b_in_place = p.rsb.abs() == 1
-        || p.csb.abs() == 1
+        && kc_max
+            .saturating_mul(p.csa.unsigned_abs())
+            .saturating_mul(elem)
+            <= A_IN_PLACE_MAX_SPAN;
+    let b_row_bytes = p.rsb.unsigned_abs().saturating_mul(elem);
+    let b_in_place = p.rsb.unsigned_abs() == 1
+        || p.csb.unsigned_abs() == 1
             && (p.m <= mr
                 || p.m <= B_IN_PLACE_MAX_PANELS * mr
-                    && (kc_max * b_row_bytes <= B_IN_PLACE_MAX_SPAN
+                    && (kc_max.saturating_mul(b_row_bytes) <= B_IN_PLACE_MAX_SPAN
                         || b_row_bytes < B_IN_PLACE_MAX_ROW_STRIDE));
 
     with_b_scratch(|b_scratch| {
@@ -329,14 +334,15 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
                 let b_block =
                     p.b.wrapping_offset(pc as isize * p.rsb + jc as isize * p.csb);
                 let b_src = if b_in_place {
-                    let far_rows = p.csb.abs() == 1 && kc * b_row_bytes > B_IN_PLACE_MAX_SPAN;
+                    let far_rows = p.csb.unsigned_abs() == 1
+                        && kc.saturating_mul(b_row_bytes) > B_IN_PLACE_MAX_SPAN;
                     BSource {
                         ptr: b_block,
                         packed: false,
                         ks: p.rsb,
                         js: p.csb,
                         ahead: if far_rows {
-                            B_PREFETCH_STEPS * p.rsb
+                            B_PREFETCH_STEPS.wrapping_mul(p.rsb)
                         } else {
                             0
                         },

@@ -26,12 +26,15 @@ impl fmt::Display for Operand {
 /// Everything that can go wrong when describing or multiplying matrices through the safe API.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GemmError {
-    /// The inner or outer dimensions of `A·B` and `C` do not agree.
+    /// The shapes do not fit `C (m×n) = A (m×k)·B (k×n)`: `operand` is the one that disagrees
+    /// (B when its rows differ from A's columns, else C), and all three shapes are given.
     #[error(
-        "shape mismatch: A is {}x{}, B is {}x{}, C is {}x{} (need A: m x k, B: k x n, C: m x n)",
-        a.0, a.1, b.0, b.1, c.0, c.1
+        "shape mismatch: {} (A is {}x{}, B is {}x{}, C is {}x{}; need A: m x k, B: k x n, C: m x n)",
+        mismatch(*operand, *a, *b, *c), a.0, a.1, b.0, b.1, c.0, c.1
     )]
     ShapeMismatch {
+        /// The operand whose shape disagrees with the others.
+        operand: Operand,
         /// Shape of `A` as (rows, cols).
         a: (usize, usize),
         /// Shape of `B` as (rows, cols).
@@ -88,4 +91,31 @@ pub enum GemmError {
         /// Why it cannot be used.
         reason: String,
     },
+}
+
+impl GemmError {
+    /// A [`GemmError::ShapeMismatch`] naming the operand at fault, unless the shapes fit.
+    pub(crate) fn check_shapes(
+        a: (usize, usize),
+        b: (usize, usize),
+        c: (usize, usize),
+    ) -> Result<(), GemmError> {
+        // A fixes m and k; B must then have k rows, and C must be the m × n that A·B makes.
+        let operand = if a.1 != b.0 {
+            Operand::B
+        } else if (a.0, b.1) != c {
+            Operand::C
+        } else {
+            return Ok(());
+        };
+        Err(GemmError::ShapeMismatch { operand, a, b, c })
+    }
+}
+
+/// The one-line reason of a shape mismatch, naming the operand at fault.
+fn mismatch(operand: Operand, a: (usize, usize), b: (usize, usize), c: (usize, usize)) -> String {
+    match operand {
+        Operand::B => format!("B has {} rows but A has {} columns", b.0, a.1),
+        _ => format!("{operand} is {}x{} but A·B is {}x{}", c.0, c.1, a.0, b.1),
+    }
 }

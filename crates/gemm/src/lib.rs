@@ -142,13 +142,11 @@ pub fn gemm_on<T: Element>(
             reason: format!("this CPU does not support {isa}"),
         });
     }
-    if a.cols() != b.rows() || a.rows() != c.rows() || b.cols() != c.cols() {
-        return Err(GemmError::ShapeMismatch {
-            a: (a.rows(), a.cols()),
-            b: (b.rows(), b.cols()),
-            c: (c.rows(), c.cols()),
-        });
-    }
+    GemmError::check_shapes(
+        (a.rows(), a.cols()),
+        (b.rows(), b.cols()),
+        (c.rows(), c.cols()),
+    )?;
     let (m, k, n) = (a.rows(), a.cols(), b.cols());
     let problem = driver::Problem {
         m,

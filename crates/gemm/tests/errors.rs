@@ -3,11 +3,13 @@
 
 mod common;
 
-use depthlab_gemm::{GemmError, Isa, MatMut, MatRef, Parallelism, available_isas, gemm, gemm_on};
+use depthlab_gemm::{
+    GemmError, Isa, MatMut, MatRef, Operand, Parallelism, available_isas, gemm, gemm_on,
+};
 use rand::Rng;
 
 #[test]
-fn shape_mismatch_names_all_three_shapes_and_leaves_c_alone() {
+fn shape_mismatch_names_the_operand_and_all_three_shapes_and_leaves_c_alone() {
     let a = [1.0f32; 6];
     let b = [1.0f32; 20];
     let mut c = [7.0f32; 10];
@@ -23,13 +25,14 @@ fn shape_mismatch_names_all_three_shapes_and_leaves_c_alone() {
     assert_eq!(
         err,
         GemmError::ShapeMismatch {
+            operand: Operand::B,
             a: (2, 3),
             b: (4, 5),
             c: (2, 5)
         }
     );
     let msg = err.to_string();
-    for shape in ["2x3", "4x5", "2x5"] {
+    for shape in ["2x3", "4x5", "2x5", "B has 4 rows but A has 3 columns"] {
         assert!(msg.contains(shape), "{msg:?} does not name {shape}");
     }
     assert_eq!(c, [7.0; 10], "C written despite the error");
@@ -45,10 +48,17 @@ fn shape_mismatch_names_all_three_shapes_and_leaves_c_alone() {
     )
     .unwrap_err();
     assert!(
-        matches!(err, GemmError::ShapeMismatch { c: (5, 2), .. }),
+        matches!(
+            err,
+            GemmError::ShapeMismatch {
+                operand: Operand::C,
+                c: (5, 2),
+                ..
+            }
+        ),
         "{err:?}"
     );
-    assert!(err.to_string().contains("5x2"), "{err}");
+    assert!(err.to_string().contains("C is 5x2 but A·B is 2x5"), "{err}");
     assert_eq!(c, [7.0; 10]);
 }
 
@@ -280,4 +290,70 @@ fn extreme_shapes_and_strides_never_panic() {
         panics.is_empty(),
         "view constructions panicked at (offset, rows, cols, rs, cs) = {panics:?}"
     );
+}
+
+#[test]
+fn any_stride_along_a_dimension_of_one_multiplies_without_panicking() {
+    // A length-1 dimension never uses its stride, so views accept any value there; the
+    // product must not do arithmetic on it either (these tests run with overflow checks on).
+    let wild = [isize::MAX, isize::MIN, isize::MAX / 3, -(1 << 60), 0];
+    let a = [2.0f32, 3.0, 5.0, 7.0];
+    let b = [11.0f32, 13.0, 17.0, 19.0];
+    for isa in available_isas() {
+        for &s in &wild {
+            // k = 1: A's column stride and B's row stride are free.
+            let mut c = [f32::NAN; 16];
+            gemm_on(
+                isa,
+                Parallelism::Auto,
+                1.0,
+                MatRef::new(&a, 4, 1, 1, s).unwrap(),
+                MatRef::new(&b, 1, 4, s, 1).unwrap(),
+                0.0,
+                MatMut::new(&mut c, 4, 4, 4, 1).unwrap(),
+            )
+            .unwrap();
+            for i in 0..4 {
+                for j in 0..4 {
+                    assert_eq!(c[i * 4 + j], a[i] * b[j], "{isa:?} k = 1, stride {s}");
+                }
+            }
+            // m = 1 and n = 1: A's and C's row strides, B's and C's column strides are free.
+            let mut c = [f32::NAN; 1];
+            gemm_on(
+                isa,
+                Parallelism::Auto,
+                1.0,
+                MatRef::new(&a, 1, 4, s, 1).unwrap(),
+                MatRef::new(&b, 4, 1, 1, s).unwrap(),
+                0.0,
+                MatMut::new(&mut c, 1, 1, s, s).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(
+                c[0],
+                2.0 * 11.0 + 3.0 * 13.0 + 5.0 * 17.0 + 7.0 * 19.0,
+                "{isa:?} {s}"
+            );
+            // A row vector times a matrix, into a row vector with a wild row stride.
+            let mut c = [f32::NAN; 2];
+            gemm_on(
+                isa,
+                Parallelism::Auto,
+                -2.5,
+                MatRef::new(&a, 1, 2, s, 1).unwrap(),
+                MatRef::new(&b, 2, 2, 2, 1).unwrap(),
+                0.0,
+                MatMut::new(&mut c, 1, 2, s, 1).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(
+                c,
+                [
+                    -2.5 * (2.0 * 11.0 + 3.0 * 17.0),
+                    -2.5 * (2.0 * 13.0 + 3.0 * 19.0)
+                ]
+            );
+        }
+    }
 }
