@@ -17,6 +17,10 @@
 //! relu'(0) = 0, leaky_relu'(0) = α, elu'(0) = α. One difference: PyTorch's `Softplus`
 //! returns `z` exactly above `z = 20`; here the stable form `max(z,0) + ln(1+e^{-|z|})` is used
 //! everywhere (they differ by less than 2e-9).
+//!
+//! A NaN input gives a NaN value for every activation, as in PyTorch, so NaN data surfaces as
+//! a non-finite loss (and a diverged run) instead of being zeroed. Derivatives at NaN are not
+//! specified (relu's is 0, as PyTorch's); the loss is already NaN by then.
 
 use std::fmt;
 use std::str::FromStr;
@@ -131,7 +135,7 @@ impl Activation {
             Activation::Identity => z,
             Activation::Sigmoid => sigmoid(z),
             Activation::Tanh => z.tanh_fast(),
-            Activation::Relu => z.max(T::ZERO),
+            Activation::Relu => relu(z),
             Activation::LeakyRelu(a) => leaky_relu(z, T::from_f64(a)),
             Activation::Elu(a) => elu(z, T::from_f64(a)),
             Activation::Gelu => gelu(z),
@@ -234,7 +238,7 @@ macro_rules! per_activation {
                 $body
             }
             Activation::Relu => {
-                let $f = |z: $t| z.max(<$t>::ZERO);
+                let $f = |z: $t| relu(z);
                 $body
             }
             Activation::Sigmoid => {
@@ -277,6 +281,15 @@ pub(crate) use per_activation;
 // `exp_fast`/`tanh_fast`, so a loop over a slice that calls one of them vectorises. The slice
 // passes in `linear.rs` call these directly, matching once per slice instead of per element.
 
+/// `z` above 0, `0` below. Not `z.max(0)`: `max` ignores a NaN operand and would turn a NaN
+/// input into 0, hiding bad data from the divergence check; with the comparison written this
+/// way round a NaN fails it and passes through. Still one select, so loops vectorise, and
+/// `-0.0` gives `+0.0` as `max` did.
+#[inline(always)]
+pub(crate) fn relu<T: Float>(z: T) -> T {
+    if z <= T::ZERO { T::ZERO } else { z }
+}
+
 /// Stable logistic sigmoid: `e^{-|z|}` never overflows; `σ(z) = 1/(1+e)` for `z ≥ 0` and
 /// `e/(1+e)` below, so small values keep their relative precision.
 #[inline(always)]
@@ -295,8 +308,10 @@ pub(crate) fn leaky_relu<T: Float>(z: T, alpha: T) -> T {
 /// `z` above 0, `α(e^z - 1)` below.
 #[inline(always)]
 pub(crate) fn elu<T: Float>(z: T, alpha: T) -> T {
+    // `min` ignores NaN, so `neg` is finite for a NaN `z`; the test is written so that a NaN
+    // fails it and `z` itself (NaN) is returned.
     let neg = alpha * exp_m1(z.min(T::ZERO));
-    if z > T::ZERO { z } else { neg }
+    if z <= T::ZERO { neg } else { z }
 }
 
 /// d/dz α(e^z - 1) = αe^z below 0, 1 above (α at the kink, as PyTorch).
@@ -429,5 +444,90 @@ impl<'de> serde::Deserialize<'de> for Activation {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::linear::{bias_activation, bias_activation_features};
+
+    /// Every way a value reaches an activation: the scalar `value`, `forward_slice`, and the
+    /// layer passes of `linear.rs` (in place, to a second buffer, feature-major), with and
+    /// without a bias. The bias is `-0.0`, so `z + b` is `z` bit for bit.
+    fn all_paths<T: Float>(act: Activation, z: &[T]) -> Vec<(&'static str, Vec<T>)> {
+        let n = z.len();
+        let bias = vec![T::from_f64(-0.0); n];
+        let mut out = vec![(
+            "value",
+            z.iter()
+                .map(|&v| act.value(std::hint::black_box(v)))
+                .collect(),
+        )];
+        let mut a = vec![T::ZERO; n];
+        act.forward_slice(z, &mut a).unwrap();
+        out.push(("forward_slice", a));
+        for (name, b) in [("no bias", None), ("bias", Some(&bias[..]))] {
+            let mut pre = z.to_vec();
+            bias_activation(act, b, &mut pre, None, n);
+            out.push((name, pre));
+            let (mut pre, mut post) = (z.to_vec(), vec![T::ZERO; n]);
+            bias_activation(act, b, &mut pre, Some(&mut post), n);
+            out.push((name, post));
+            let (mut pre, mut post) = (z.to_vec(), vec![T::ZERO; n]);
+            bias_activation_features(act, b.map(|b| &b[..1]), &mut pre, &mut post, n);
+            out.push((name, post));
+        }
+        out
+    }
+
+    fn check_nan<T: Float>() {
+        // 37 values: a NaN in every lane position of the vector body and in the scalar tail.
+        let z: Vec<T> = (0..37)
+            .map(|i| match i % 3 {
+                0 => T::from_f64(f64::NAN),
+                1 => T::from_f64(-0.0),
+                _ => T::from_f64(i as f64 - 20.0),
+            })
+            .collect();
+        let alphas = [Activation::LeakyRelu(0.2), Activation::Elu(2.5)];
+        for act in Activation::ALL.into_iter().chain(alphas) {
+            for (path, a) in all_paths(act, &z) {
+                for (i, (&zi, &ai)) in z.iter().zip(&a).enumerate() {
+                    if zi.to_f64().is_nan() {
+                        assert!(ai.to_f64().is_nan(), "{act} {path} [{i}]: NaN -> {ai}");
+                    } else {
+                        let want = act.value(zi).to_f64().to_bits();
+                        assert_eq!(ai.to_f64().to_bits(), want, "{act} {path} [{i}] z={zi}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn nan_gives_nan_on_every_forward_path() {
+        check_nan::<f32>();
+        check_nan::<f64>();
+    }
+
+    #[test]
+    fn relu_keeps_its_values_at_signed_zero_infinities_and_subnormals() {
+        let z = [
+            -0.0f32,
+            0.0,
+            1e-45,
+            -1e-45,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            -3.0,
+            3.0,
+        ];
+        let want = [0.0f32, 0.0, 1e-45, 0.0, f32::INFINITY, 0.0, 0.0, 3.0];
+        for (path, a) in all_paths(Activation::Relu, &z) {
+            let bits: Vec<u32> = a.iter().map(|v| v.to_bits()).collect();
+            let want: Vec<u32> = want.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(bits, want, "{path}");
+        }
     }
 }

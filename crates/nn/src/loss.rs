@@ -167,7 +167,15 @@ fn class_target<T: Float>(label: usize, j: usize, n: usize) -> T {
 /// `(loss term, d term/dz)` of BCE on a logit.
 #[inline(always)]
 fn bce_term<T: Float>(z: T, t: T) -> (T, T) {
-    let loss = z.max(T::ZERO) - z * t + (-z.abs()).exp().ln_1p();
+    // `max(z, 0) - z·t` written per side with no subtraction of large values: for a large |z|
+    // and a soft target near 1 (z > 0) or near 0 (z < 0), `z - z·t` would cancel to a few ulps
+    // of z. Hard 0/1 targets give the same bits as the subtraction.
+    let linear = if z > T::ZERO {
+        z * (T::ONE - t)
+    } else {
+        -z * t
+    };
+    let loss = linear + (-z.abs()).exp().ln_1p();
     (loss, sigmoid(z) - t)
 }
 
@@ -245,7 +253,7 @@ fn softmax_ce<T: Float>(
             for (i, zr) in out.chunks_exact(n).enumerate() {
                 let m = row_max(zr);
                 let sum: T = zr.iter().map(|&z| (z - m).exp_fast()).sum();
-                total += ce_row(zr, i, m + sum.ln(), targets).to_f64();
+                total += ce_row(zr, i, m, sum.ln(), targets).to_f64();
             }
             total / (out.len() / n) as f64
         }
@@ -258,15 +266,19 @@ fn row_max<T: Float>(zr: &[T]) -> T {
     zr.iter().copied().fold(zr[0], T::max)
 }
 
-/// Cross-entropy of row `i` given its log-sum-exp.
+/// Cross-entropy of row `i` given its maximum `m` and `ln_s = ln Σ e^{z_j - m}`.
+///
+/// Each term is `(m - z_j) + ln_s`, never `(m + ln_s) - z_j`: for large logits `m + ln_s`
+/// rounds `ln_s` away (all logits 1e8 would give a loss of 0 instead of ln n), while `m - z_j`
+/// is exact whenever the two are close, which is when `ln_s` matters.
 #[inline(always)]
-fn ce_row<T: Float>(zr: &[T], i: usize, lse: T, targets: BatchTargets<'_, T>) -> T {
+fn ce_row<T: Float>(zr: &[T], i: usize, m: T, ln_s: T, targets: BatchTargets<'_, T>) -> T {
     match targets {
-        BatchTargets::Classes(labels) => lse - zr[labels[i]],
+        BatchTargets::Classes(labels) => (m - zr[labels[i]]) + ln_s,
         BatchTargets::Values(t) => t[i * zr.len()..(i + 1) * zr.len()]
             .iter()
             .zip(zr)
-            .map(|(&tj, &z)| tj * (lse - z))
+            .map(|(&tj, &z)| tj * ((m - z) + ln_s))
             .sum(),
     }
 }
@@ -330,7 +342,7 @@ impl<T: Float> VectorTask for SoftmaxCeGrad<'_, T> {
             }
             // The max is read again rather than kept: it is n compares, and a buffer of row
             // maxima would be the one allocation of the step.
-            total += ce_row(zr, i, row_max(zr) + s.ln(), targets).to_f64();
+            total += ce_row(zr, i, row_max(zr), s.ln(), targets).to_f64();
         }
         total / rows as f64
     }

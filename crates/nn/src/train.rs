@@ -142,33 +142,7 @@ impl<T: Float> TrainData<T> {
                 });
             }
         }
-        match (&y_train, &y_test) {
-            (Targets::Classes { n_classes: a, .. }, Targets::Classes { n_classes: b, .. })
-                if a != b =>
-            {
-                return Err(NnError::Shape {
-                    what: "y_test classes vs y_train classes".into(),
-                    expected: a.to_string(),
-                    found: b.to_string(),
-                });
-            }
-            (Targets::Values(a), Targets::Values(b)) if a.cols() != b.cols() => {
-                return Err(NnError::Shape {
-                    what: "y_test columns vs y_train columns".into(),
-                    expected: shape2(b.rows(), a.cols()),
-                    found: shape2(b.rows(), b.cols()),
-                });
-            }
-            (Targets::Classes { .. }, Targets::Values(_))
-            | (Targets::Values(_), Targets::Classes { .. }) => {
-                return Err(NnError::Shape {
-                    what: "y_test kind vs y_train kind".into(),
-                    expected: kind(&y_train).into(),
-                    found: kind(&y_test).into(),
-                });
-            }
-            _ => {}
-        }
+        check_same_kind(&y_train, &y_test)?;
         Ok(Self {
             x_train,
             y_train,
@@ -177,7 +151,8 @@ impl<T: Float> TrainData<T> {
         })
     }
 
-    /// Checks the split against a model and loss, naming both shapes on a mismatch.
+    /// Checks the split against a model and loss, naming both shapes on a mismatch, and
+    /// everything [`TrainData::new`] checks.
     ///
     /// # Errors
     /// [`NnError::Shape`], [`NnError::LabelOutOfRange`], [`NnError::IncompatibleTargets`] or
@@ -198,11 +173,41 @@ impl<T: Float> TrainData<T> {
                 what: "x_train".into(),
             });
         }
+        // The fields are public, so a split built without `new` reaches here unchecked; test
+        // values scored against class labels (or the reverse) would give meaningless metrics.
+        // Checked before the per-set checks so a mismatch gets the error `new` gives.
+        check_same_kind(&self.y_train, &self.y_test)?;
         self.y_train
             .check("y_train", self.x_train.rows(), output, loss)?;
         self.y_test
-            .check("y_test", self.x_test.rows(), output, loss)?;
-        Ok(())
+            .check("y_test", self.x_test.rows(), output, loss)
+    }
+}
+
+/// Test targets of the same kind and width as the training targets.
+fn check_same_kind<T: Float>(y_train: &Targets<T>, y_test: &Targets<T>) -> Result<(), NnError> {
+    match (y_train, y_test) {
+        (Targets::Classes { n_classes: a, .. }, Targets::Classes { n_classes: b, .. })
+            if a != b =>
+        {
+            Err(NnError::Shape {
+                what: "y_test classes vs y_train classes".into(),
+                expected: a.to_string(),
+                found: b.to_string(),
+            })
+        }
+        (Targets::Values(a), Targets::Values(b)) if a.cols() != b.cols() => Err(NnError::Shape {
+            what: "y_test columns vs y_train columns".into(),
+            expected: shape2(b.rows(), a.cols()),
+            found: shape2(b.rows(), b.cols()),
+        }),
+        (Targets::Classes { .. }, Targets::Values(_))
+        | (Targets::Values(_), Targets::Classes { .. }) => Err(NnError::Shape {
+            what: "y_test kind vs y_train kind".into(),
+            expected: kind(y_train).into(),
+            found: kind(y_test).into(),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -228,7 +233,8 @@ pub struct TrainConfig {
     pub schedule: Schedule,
     /// Seed of the shuffling RNG.
     pub seed: u64,
-    /// Stop after this many epochs without a new best test loss.
+    /// Stop after this many epochs without a new best test loss. Needs a non-empty test set
+    /// ([`train`] refuses early stopping without one).
     pub patience: Option<usize>,
     /// Shuffle the training rows every epoch (otherwise batches keep the data's order).
     pub shuffle: bool,
@@ -335,7 +341,8 @@ pub struct TrainReport {
 /// thread count.
 ///
 /// # Errors
-/// Invalid settings or shapes that disagree ([`TrainData::validate`]); never for a diverging
+/// Invalid settings or shapes that disagree ([`TrainData::validate`]);
+/// [`NnError::InvalidValue`] for `patience` with an empty test set; never for a diverging
 /// run, which is [`Outcome::Diverged`].
 pub fn train<T: Float>(
     model: &mut Mlp<T>,
@@ -345,6 +352,19 @@ pub fn train<T: Float>(
 ) -> Result<TrainReport, NnError> {
     cfg.validate()?;
     data.validate(model, cfg.loss)?;
+    // Without test rows the test loss is NaN, never an improvement, so early stopping would
+    // end every run after exactly `patience` epochs whatever the model does.
+    if let Some(p) = cfg.patience
+        && data.x_test.rows() == 0
+    {
+        return Err(NnError::InvalidValue {
+            field: "patience".into(),
+            value: p.to_string(),
+            reason: "early stopping monitors the test loss and needs a non-empty test set \
+                     (x_test has 0 rows); set patience to none or supply test data"
+                .into(),
+        });
+    }
     let n = data.x_train.rows();
     let batch = cfg.batch_size.min(n);
     let (input, output) = (model.input_dim(), model.output_dim());
