@@ -8,7 +8,10 @@ use depthlab_gemm::GemmError;
 #[derive(Debug, thiserror::Error)]
 pub enum NnError {
     /// A matrix was given a buffer whose length is not `rows · cols`.
-    #[error("matrix data has {len} elements but a {rows}x{cols} matrix needs {}", rows * cols)]
+    #[error(
+        "matrix data has {len} elements but a {rows}x{cols} matrix needs {}",
+        element_count(*rows, *cols)
+    )]
     DataLength {
         /// Requested rows.
         rows: usize,
@@ -123,6 +126,13 @@ pub enum NnError {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+/// `rows · cols` exactly: in `u128` the product of two `usize`s cannot overflow, so a
+/// message about an impossible shape still prints.
+fn element_count(rows: usize, cols: usize) -> u128 {
+    // usize is at most 64 bits on every target Rust supports, so both casts are lossless.
+    (rows as u128) * (cols as u128)
 }
 
 /// Describes a `rows × cols` shape for error messages.

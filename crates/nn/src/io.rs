@@ -18,6 +18,7 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use crate::error::NnError;
 use crate::float::Float;
 use crate::linear::Linear;
+use crate::matrix::Matrix;
 use crate::mlp::{Mlp, MlpConfig};
 
 /// Metadata key holding the architecture as JSON.
@@ -70,9 +71,11 @@ fn dtype_of<T: Float>() -> Dtype {
 ///
 /// # Errors
 /// [`NnError::Io`] when the file cannot be written; [`NnError::Safetensors`] if serialising
-/// fails.
+/// fails; [`NnError::Shape`] when a layer no longer matches the model's configuration (the
+/// file's metadata would not describe its tensors).
 pub fn save_safetensors<T: Float>(model: &Mlp<T>, path: impl AsRef<Path>) -> Result<(), NnError> {
     let path = path.as_ref();
+    model.check_layers()?;
     let cfg = model.config();
     let mut blobs: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for (l, layer) in model.layers().iter().enumerate() {
@@ -86,10 +89,7 @@ pub fn save_safetensors<T: Float>(model: &Mlp<T>, path: impl AsRef<Path>) -> Res
             blobs.push((bias_name(l), vec![b.len()], to_bytes(b)));
         }
     }
-    let st_err = |e: safetensors::SafeTensorError| NnError::Safetensors {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    };
+    let st_err = |e: safetensors::SafeTensorError| st_error(path, &e);
     let views = blobs
         .iter()
         .map(|(name, shape, bytes)| {
@@ -145,18 +145,21 @@ pub fn load_safetensors(path: impl AsRef<Path>) -> Result<Mlp<f32>, NnError> {
 
 /// Reads a model of any float type from `path`; stored `F32`/`F64` tensors are converted.
 ///
+/// Every tensor the metadata implies is checked against the file before the model is
+/// allocated, so metadata promising a huge model over a small file is an error, not an
+/// out-of-memory abort.
+///
 /// # Errors
 /// [`NnError::Io`] when unreadable, [`NnError::Safetensors`] for a malformed container,
-/// [`NnError::Metadata`] when the architecture entry is missing or invalid, and
-/// [`NnError::Tensor`] naming a tensor that is missing, unexpected, or of the wrong shape or
-/// dtype.
+/// [`NnError::Metadata`] when the architecture entry is missing or invalid, an error from
+/// [`MlpConfig::validate`] for an impossible architecture, and [`NnError::Tensor`] naming a
+/// tensor that is missing, unexpected, or of the wrong shape or dtype.
 pub fn load_safetensors_as<T: Float>(path: impl AsRef<Path>) -> Result<Mlp<T>, NnError> {
     let path = path.as_ref();
     let bytes = read(path)?;
-    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| NnError::Safetensors {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    let st = deserialize(path, &bytes)?;
+    // `SafeTensors` keeps its parsed header private, so the metadata comes from a second read.
+    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| st_error(path, &e))?;
     let meta_err = |reason: String| NnError::Metadata {
         path: path.to_path_buf(),
         reason,
@@ -168,21 +171,31 @@ pub fn load_safetensors_as<T: Float>(path: impl AsRef<Path>) -> Result<Mlp<T>, N
         .ok_or_else(|| meta_err(format!("no {CONFIG_KEY:?} entry in __metadata__")))?;
     let cfg: MlpConfig =
         serde_json::from_str(json).map_err(|e| meta_err(format!("{CONFIG_KEY}: {e}")))?;
+    let dims = cfg.layer_dims();
+    let shapes: Vec<_> = dims.iter().map(|&(i, o)| (o, i, cfg.bias)).collect();
+    // Tensors first: comparing shapes needs no arithmetic on the widths, and an error naming
+    // the tensor says more about a bad file than one about an impossible layer size.
+    let tensors = check_tensors(&st, &shapes, || torch_modules(&cfg))?;
     cfg.validate()?;
-    let mut model = Mlp::from_layers(
-        cfg.clone(),
-        cfg.layer_dims()
-            .iter()
-            .map(|&(i, o)| Linear::zeros(i, o, cfg.bias))
-            .collect(),
-    )?;
-    fill_from_bytes(&mut model, path, &bytes)?;
-    Ok(model)
+    // Each buffer now holds exactly what a validated tensor of the file holds, so the
+    // allocations are bounded by the file's own size.
+    let layers = tensors
+        .iter()
+        .zip(&dims)
+        .map(|(t, &(i, o))| {
+            let weight = Matrix::new(o, i, convert(&t.weight))?;
+            Linear::new(weight, t.bias.as_ref().map(convert))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Mlp::from_layers(cfg, layers)
 }
 
 /// Loads the tensors of a safetensors file (for example one written by PyTorch's
 /// `safetensors.torch.save_file(model.state_dict(), path)`) into an existing model, whose
-/// architecture decides which names and shapes are expected; metadata is ignored.
+/// layers decide which names and shapes are expected; metadata is ignored.
+///
+/// All or nothing: every tensor is checked before the first value is copied, so on error
+/// the model is unchanged.
 ///
 /// # Errors
 /// As [`load_safetensors_as`], except that metadata is not required.
@@ -192,7 +205,20 @@ pub fn load_safetensors_into<T: Float>(
 ) -> Result<(), NnError> {
     let path = path.as_ref();
     let bytes = read(path)?;
-    fill_from_bytes(model, path, &bytes)
+    let st = deserialize(path, &bytes)?;
+    let shapes: Vec<_> = model
+        .layers()
+        .iter()
+        .map(|l| (l.out_features(), l.in_features(), l.bias().is_some()))
+        .collect();
+    let tensors = check_tensors(&st, &shapes, || torch_modules(model.config()))?;
+    for (layer, t) in model.layers_mut().iter_mut().zip(&tensors) {
+        copy_into(&t.weight, layer.weight_mut());
+        if let (Some(dst), Some(src)) = (layer.bias_mut(), &t.bias) {
+            copy_into(src, dst);
+        }
+    }
+    Ok(())
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, NnError> {
@@ -202,15 +228,35 @@ fn read(path: &Path) -> Result<Vec<u8>, NnError> {
     })
 }
 
-fn fill_from_bytes<T: Float>(model: &mut Mlp<T>, path: &Path, bytes: &[u8]) -> Result<(), NnError> {
-    let st = SafeTensors::deserialize(bytes).map_err(|e| NnError::Safetensors {
+fn st_error(path: &Path, e: &safetensors::SafeTensorError) -> NnError {
+    NnError::Safetensors {
         path: path.to_path_buf(),
         reason: e.to_string(),
-    })?;
+    }
+}
+
+fn deserialize<'a>(path: &Path, bytes: &'a [u8]) -> Result<SafeTensors<'a>, NnError> {
+    SafeTensors::deserialize(bytes).map_err(|e| st_error(path, &e))
+}
+
+/// One Linear layer's tensors in a file, checked against the shapes they must have.
+struct LayerTensors<'a> {
+    weight: TensorView<'a>,
+    bias: Option<TensorView<'a>>,
+}
+
+/// Checks the file holds exactly the tensors of layers shaped `(out, in, has_bias)`, with
+/// those shapes and a float dtype, and returns them in layer order. `arch` describes the
+/// architecture for an unexpected tensor's message.
+fn check_tensors<'a>(
+    st: &SafeTensors<'a>,
+    shapes: &[(usize, usize, bool)],
+    arch: impl Fn() -> String,
+) -> Result<Vec<LayerTensors<'a>>, NnError> {
     let mut expected = HashSet::new();
-    for (l, layer) in model.layers().iter().enumerate() {
+    for (l, &(_, _, bias)) in shapes.iter().enumerate() {
         expected.insert(weight_name(l));
-        if layer.bias().is_some() {
+        if bias {
             expected.insert(bias_name(l));
         }
     }
@@ -219,33 +265,31 @@ fn fill_from_bytes<T: Float>(model: &mut Mlp<T>, path: &Path, bytes: &[u8]) -> R
     if let Some(extra) = names.iter().find(|n| !expected.contains(**n)) {
         return Err(NnError::Tensor {
             tensor: extra.to_string(),
-            reason: format!(
-                "not part of the architecture {}",
-                torch_modules(model.config())
-            ),
+            reason: format!("not part of the architecture {}", arch()),
         });
     }
-    for (l, layer) in model.layers_mut().iter_mut().enumerate() {
-        let (o, i) = layer.weight().shape();
-        read_tensor(
-            &st,
-            &weight_name(l),
-            &[o, i],
-            layer.weight_mut().as_mut_slice(),
-        )?;
-        if let Some(b) = layer.bias_mut() {
-            read_tensor(&st, &bias_name(l), &[o], b)?;
-        }
-    }
-    Ok(())
+    shapes
+        .iter()
+        .enumerate()
+        .map(|(l, &(o, i, bias))| {
+            Ok(LayerTensors {
+                weight: check_tensor(st, &weight_name(l), &[o, i])?,
+                bias: if bias {
+                    Some(check_tensor(st, &bias_name(l), &[o])?)
+                } else {
+                    None
+                },
+            })
+        })
+        .collect()
 }
 
-fn read_tensor<T: Float>(
-    st: &SafeTensors<'_>,
+/// The tensor `name`, if present with exactly `shape` and dtype `F32` or `F64`.
+fn check_tensor<'a>(
+    st: &SafeTensors<'a>,
     name: &str,
     shape: &[usize],
-    dst: &mut [T],
-) -> Result<(), NnError> {
+) -> Result<TensorView<'a>, NnError> {
     let tensor_err = |reason: String| NnError::Tensor {
         tensor: name.to_string(),
         reason,
@@ -259,23 +303,37 @@ fn read_tensor<T: Float>(
             view.shape()
         )));
     }
-    let data = view.data();
-    match view.dtype() {
-        Dtype::F32 => {
-            for (d, c) in dst.iter_mut().zip(data.chunks_exact(4)) {
-                *d = T::from_f64(f64::from(f32::read_le(c)));
-            }
-        }
-        Dtype::F64 => {
-            for (d, c) in dst.iter_mut().zip(data.chunks_exact(8)) {
-                *d = T::from_f64(f64::read_le(c));
-            }
-        }
-        other => {
-            return Err(tensor_err(format!(
-                "dtype {other:?} is not supported (F32 or F64 only)"
-            )));
-        }
+    if !matches!(view.dtype(), Dtype::F32 | Dtype::F64) {
+        return Err(tensor_err(format!(
+            "dtype {:?} is not supported (F32 or F64 only)",
+            view.dtype()
+        )));
     }
-    Ok(())
+    Ok(view)
+}
+
+/// The values of a tensor [`check_tensor`] accepted, converted to `T`.
+fn values<'a, T: Float>(view: &TensorView<'a>) -> impl Iterator<Item = T> + 'a {
+    let data = view.data();
+    // The dtype was checked to be F32 or F64, and safetensors checked the byte length.
+    let (f64s, f32s) = if view.dtype() == Dtype::F64 {
+        (data, &[][..])
+    } else {
+        (&[][..], data)
+    };
+    let wide = f64s.chunks_exact(8).map(|c| T::from_f64(f64::read_le(c)));
+    let narrow = f32s
+        .chunks_exact(4)
+        .map(|c| T::from_f64(f64::from(f32::read_le(c))));
+    wide.chain(narrow)
+}
+
+/// [`values`] into a new buffer.
+fn convert<T: Float>(view: &TensorView<'_>) -> Vec<T> {
+    values(view).collect()
+}
+
+/// [`values`] into a buffer of the tensor's shape.
+fn copy_into<T: Float>(view: &TensorView<'_>, dst: &mut [T]) {
+    dst.iter_mut().zip(values(view)).for_each(|(d, v)| *d = v);
 }

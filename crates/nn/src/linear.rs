@@ -105,9 +105,14 @@ impl<T: Float> Linear<T> {
         &self.weight
     }
 
-    /// The weight, mutable.
-    pub fn weight_mut(&mut self) -> &mut Matrix<T> {
-        &mut self.weight
+    /// The weight's values, out × in row-major, mutable; the shape stays fixed.
+    pub fn weight_mut(&mut self) -> &mut [T] {
+        self.weight.as_mut_slice()
+    }
+
+    /// The weight as a mutable depthlab-gemm view, for products that update it in place.
+    pub(crate) fn weight_view_mut(&mut self) -> MatMut<'_, T> {
+        self.weight.view_mut()
     }
 
     /// The bias, if any.

@@ -38,17 +38,24 @@ impl<T: Float> Matrix<T> {
     }
 
     /// A `rows × cols` matrix of zeros.
+    ///
+    /// # Panics
+    /// When `rows · cols` overflows `usize` or the buffer would exceed `isize::MAX` bytes,
+    /// like `vec!` (a wrapped product would break the `rows · cols` invariant instead).
     pub fn zeros(rows: usize, cols: usize) -> Self {
         Self {
             rows,
             cols,
-            data: vec![T::ZERO; rows * cols],
+            data: vec![T::ZERO; element_count(rows, cols)],
         }
     }
 
     /// A matrix whose element `(i, j)` is `f(i, j)`.
+    ///
+    /// # Panics
+    /// As [`Matrix::zeros`].
     pub fn from_fn(rows: usize, cols: usize, mut f: impl FnMut(usize, usize) -> T) -> Self {
-        let mut data = Vec::with_capacity(rows * cols);
+        let mut data = Vec::with_capacity(element_count(rows, cols));
         for i in 0..rows {
             for j in 0..cols {
                 data.push(f(i, j));
@@ -132,14 +139,22 @@ impl<T: Float> Matrix<T> {
 
     /// Preallocates room for `rows` rows so later [`Matrix::set_rows`] calls up to that count
     /// never allocate.
+    ///
+    /// # Panics
+    /// As [`Matrix::zeros`].
     pub(crate) fn with_row_capacity(max_rows: usize, cols: usize) -> Self {
-        let mut data = Vec::with_capacity(max_rows * cols);
-        data.resize(max_rows * cols, T::ZERO);
-        Self {
+        Self::zeros(max_rows, cols)
+    }
+
+    /// [`Matrix::with_row_capacity`] that reports a size beyond `isize::MAX` bytes, or one the
+    /// allocator refuses, as `None` instead of panicking or aborting.
+    pub(crate) fn try_with_row_capacity(max_rows: usize, cols: usize) -> Option<Self> {
+        let data = try_filled(max_rows.checked_mul(cols)?, T::ZERO)?;
+        Some(Self {
             rows: max_rows,
             cols,
             data,
-        }
+        })
     }
 
     /// Changes the row count within the reserved capacity (a partial last batch).
@@ -147,4 +162,26 @@ impl<T: Float> Matrix<T> {
         self.data.resize(rows * self.cols, T::ZERO);
         self.rows = rows;
     }
+}
+
+/// `rows · cols`, panicking with a clear message rather than wrapping in release builds.
+fn element_count(rows: usize, cols: usize) -> usize {
+    rows.checked_mul(cols)
+        .unwrap_or_else(|| panic!("a {rows}x{cols} matrix has more elements than usize holds"))
+}
+
+/// Whether `elements` values of `bytes` each fit in one allocation (`isize::MAX` bytes).
+pub(crate) fn fits_in_memory(elements: usize, bytes: usize) -> bool {
+    elements
+        .checked_mul(bytes)
+        .is_some_and(|b| isize::try_from(b).is_ok())
+}
+
+/// `len` copies of `value`, or `None` when they would exceed `isize::MAX` bytes or the
+/// allocator refuses them: sizes that come from user input must not abort the process.
+pub(crate) fn try_filled<T: Clone>(len: usize, value: T) -> Option<Vec<T>> {
+    let mut data = Vec::new();
+    data.try_reserve_exact(len).ok()?;
+    data.resize(len, value);
+    Some(data)
 }

@@ -6,6 +6,8 @@
 //! `nn.Sequential(nn.Linear(i, h1), act, nn.Linear(h1, h2), act, …, nn.Linear(hd, o))`.
 //! Depth 0 is the linear model `y = x·Wᵀ + b`.
 
+use std::iter;
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -14,7 +16,11 @@ use crate::error::{NnError, shape2};
 use crate::float::Float;
 use crate::init::Init;
 use crate::linear::{Linear, affine, bias_activation, par_for};
-use crate::matrix::Matrix;
+use crate::matrix::{Matrix, fits_in_memory, try_filled};
+
+/// Bytes per element of the widest [`Float`] (`f64`), in which [`MlpConfig::build_as`] also
+/// draws every initial value: a configuration must fit in memory at that width.
+const WIDEST_FLOAT_BYTES: usize = 8;
 
 /// Architecture of an [`Mlp`]: widths, activation, initialisation, bias.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -64,25 +70,38 @@ impl MlpConfig {
 
     /// `(in_features, out_features)` of each Linear layer, first to last.
     pub fn layer_dims(&self) -> Vec<(usize, usize)> {
-        let mut widths = Vec::with_capacity(self.hidden.len() + 2);
-        widths.push(self.input);
-        widths.extend_from_slice(&self.hidden);
-        widths.push(self.output);
-        widths.windows(2).map(|w| (w[0], w[1])).collect()
+        self.dims().collect()
+    }
+
+    /// [`MlpConfig::layer_dims`] without allocating.
+    pub(crate) fn dims(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let widths = || {
+            iter::once(self.input)
+                .chain(self.hidden.iter().copied())
+                .chain(iter::once(self.output))
+        };
+        widths().zip(widths().skip(1))
     }
 
     /// Exact number of trainable scalars: `Σ (in·out + out)` (no `out` term without bias).
+    ///
+    /// A configuration whose count does not fit in `usize` cannot be built
+    /// ([`MlpConfig::validate`] rejects it); for one, this saturates at `usize::MAX`.
     pub fn parameter_count(&self) -> usize {
-        self.layer_dims()
-            .iter()
-            .map(|&(i, o)| i * o + if self.bias { o } else { 0 })
-            .sum()
+        self.dims()
+            .map(|(i, o)| {
+                i.saturating_mul(o)
+                    .saturating_add(if self.bias { o } else { 0 })
+            })
+            .fold(0, usize::saturating_add)
     }
 
-    /// Checks every width is positive and the activation's parameter is finite.
+    /// Checks every width is positive, every layer fits in memory as `f64`, the parameter
+    /// count fits in `usize`, and the activation's parameter is finite.
     ///
     /// # Errors
-    /// [`NnError::ZeroWidth`] naming the layer, or [`NnError::InvalidValue`].
+    /// [`NnError::ZeroWidth`] naming the layer, or [`NnError::InvalidValue`] naming the layer
+    /// too large to allocate, the parameter count, or the activation.
     pub fn validate(&self) -> Result<(), NnError> {
         if self.input == 0 {
             return Err(NnError::ZeroWidth {
@@ -99,13 +118,39 @@ impl MlpConfig {
                 layer: "output".into(),
             });
         }
+        let mut total = 0usize;
+        for (l, (i, o)) in self.dims().enumerate() {
+            // A weight within isize::MAX bytes keeps `in·out + out` within usize as well.
+            let size = i
+                .checked_mul(o)
+                .filter(|&n| fits_in_memory(n, WIDEST_FLOAT_BYTES));
+            let Some(size) = size else {
+                return Err(NnError::InvalidValue {
+                    field: format!("Linear layer {l} size (out x in)"),
+                    value: shape2(o, i),
+                    reason: format!(
+                        "{} weights of {WIDEST_FLOAT_BYTES} bytes exceed the isize::MAX bytes \
+                         one allocation can hold",
+                        (i as u128) * (o as u128)
+                    ),
+                });
+            };
+            let layer = size + if self.bias { o } else { 0 };
+            total = total
+                .checked_add(layer)
+                .ok_or_else(|| NnError::InvalidValue {
+                    field: "parameter count".into(),
+                    value: format!("more than {} at Linear layer {l}", usize::MAX),
+                    reason: "must fit in usize".into(),
+                })?;
+        }
         self.activation.validate()
     }
 
     /// Builds an `f32` network with parameters drawn from `seed` (see [`Init`]).
     ///
     /// # Errors
-    /// As [`MlpConfig::validate`].
+    /// As [`MlpConfig::build_as`].
     pub fn build(&self, seed: u64) -> Result<Mlp<f32>, NnError> {
         self.build_as(seed)
     }
@@ -114,15 +159,22 @@ impl MlpConfig {
     /// the same draws, rounded.
     ///
     /// # Errors
-    /// As [`MlpConfig::validate`].
+    /// As [`MlpConfig::validate`], and [`NnError::InvalidValue`] naming a layer whose
+    /// parameters cannot be allocated.
     pub fn build_as<T: Float>(&self, seed: u64) -> Result<Mlp<T>, NnError> {
         self.validate()?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let layers = self
-            .layer_dims()
-            .into_iter()
-            .map(|(i, o)| {
-                let mut w = vec![0.0f64; i * o];
+            .dims()
+            .enumerate()
+            .map(|(l, (i, o))| {
+                // Valid sizes can still be more than the machine has; that is an error, not
+                // an abort.
+                let mut w = try_filled(i * o, 0.0f64).ok_or_else(|| NnError::InvalidValue {
+                    field: format!("Linear layer {l} size (out x in)"),
+                    value: shape2(o, i),
+                    reason: format!("cannot allocate {} weights", i * o),
+                })?;
                 let mut b = self.bias.then(|| vec![0.0f64; o]);
                 self.init.fill(&mut rng, i, o, &mut w, b.as_deref_mut());
                 let weight = Matrix::new(o, i, w.into_iter().map(T::from_f64).collect())?;
@@ -150,36 +202,14 @@ impl<T: Float> Mlp<T> {
     /// [`NnError::Shape`] naming the first layer whose weight or bias disagrees.
     pub fn from_layers(config: MlpConfig, layers: Vec<Linear<T>>) -> Result<Self, NnError> {
         config.validate()?;
-        let dims = config.layer_dims();
-        if dims.len() != layers.len() {
-            return Err(NnError::Shape {
-                what: "number of Linear layers (depth + 1)".into(),
-                expected: dims.len().to_string(),
-                found: layers.len().to_string(),
-            });
-        }
-        for (l, (&(i, o), layer)) in dims.iter().zip(&layers).enumerate() {
-            if layer.weight().shape() != (o, i) {
-                return Err(NnError::Shape {
-                    what: format!("layer {l} weight (out x in)"),
-                    expected: shape2(o, i),
-                    found: shape2(layer.out_features(), layer.in_features()),
-                });
-            }
-            if layer.bias().is_some() != config.bias {
-                return Err(NnError::Shape {
-                    what: format!("layer {l} bias"),
-                    expected: if config.bias { "present" } else { "absent" }.into(),
-                    found: if layer.bias().is_some() {
-                        "present"
-                    } else {
-                        "absent"
-                    }
-                    .into(),
-                });
-            }
-        }
+        check_layers(&config, &layers)?;
         Ok(Self { config, layers })
+    }
+
+    /// Checks the layers still match the configuration; whole layers can be replaced through
+    /// [`Mlp::layers_mut`].
+    pub(crate) fn check_layers(&self) -> Result<(), NnError> {
+        check_layers(&self.config, &self.layers)
     }
 
     /// The architecture.
@@ -192,7 +222,10 @@ impl<T: Float> Mlp<T> {
         &self.layers
     }
 
-    /// The Linear layers, mutable (shapes cannot change through this).
+    /// The Linear layers, mutable. [`Linear::weight_mut`] and [`Linear::bias_mut`] change
+    /// values in place and keep every shape; a layer replaced whole by one of another shape
+    /// makes [`Mlp::predict`], [`crate::Trainer`] and [`crate::save_safetensors`] return
+    /// [`NnError::Shape`] naming it.
     pub fn layers_mut(&mut self) -> &mut [Linear<T>] {
         &mut self.layers
     }
@@ -229,14 +262,25 @@ impl<T: Float> Mlp<T> {
     /// use [`crate::Trainer::evaluate`] for allocation-free evaluation.
     ///
     /// # Errors
-    /// [`NnError::Shape`] when `x` does not have [`Mlp::input_dim`] columns.
+    /// [`NnError::Shape`] when `x` does not have [`Mlp::input_dim`] columns or a layer no
+    /// longer matches the configuration; [`NnError::InvalidValue`] when a layer's output for
+    /// this many rows cannot be allocated.
     pub fn predict(&self, x: &Matrix<T>) -> Result<Matrix<T>, NnError> {
+        self.check_layers()?;
         self.check_input("predict input columns vs model input", x)?;
         let last = self.layers.len() - 1;
         let mut cur: Option<Matrix<T>> = None;
         for (l, layer) in self.layers.iter().enumerate() {
             let input = cur.as_ref().unwrap_or(x);
-            let mut out = Matrix::zeros(x.rows(), layer.out_features());
+            let mut out = Matrix::try_with_row_capacity(x.rows(), layer.out_features())
+                .ok_or_else(|| NnError::InvalidValue {
+                    field: "predict input rows".into(),
+                    value: x.rows().to_string(),
+                    reason: format!(
+                        "layer {l}'s {} output cannot be allocated",
+                        shape2(x.rows(), layer.out_features())
+                    ),
+                })?;
             let par = par_for(x.rows(), layer.in_features(), layer.out_features());
             affine(par, input.view(), layer.weight(), out.view_mut())?;
             let act = if l == last {
@@ -278,4 +322,39 @@ impl<T: Float> Mlp<T> {
         }
         Ok(())
     }
+}
+
+/// The first layer whose weight shape or bias presence disagrees with `config`, as
+/// [`NnError::Shape`]. Allocates nothing unless it fails.
+fn check_layers<T: Float>(config: &MlpConfig, layers: &[Linear<T>]) -> Result<(), NnError> {
+    let n = config.hidden.len() + 1;
+    if layers.len() != n {
+        return Err(NnError::Shape {
+            what: "number of Linear layers (depth + 1)".into(),
+            expected: n.to_string(),
+            found: layers.len().to_string(),
+        });
+    }
+    for (l, ((i, o), layer)) in config.dims().zip(layers).enumerate() {
+        if layer.weight().shape() != (o, i) {
+            return Err(NnError::Shape {
+                what: format!("layer {l} weight (out x in)"),
+                expected: shape2(o, i),
+                found: shape2(layer.out_features(), layer.in_features()),
+            });
+        }
+        if layer.bias().is_some() != config.bias {
+            return Err(NnError::Shape {
+                what: format!("layer {l} bias"),
+                expected: if config.bias { "present" } else { "absent" }.into(),
+                found: if layer.bias().is_some() {
+                    "present"
+                } else {
+                    "absent"
+                }
+                .into(),
+            });
+        }
+    }
+    Ok(())
 }

@@ -18,7 +18,7 @@ use crate::linear::{
     bias_activation_features, column_sums, input_grad, par_for, weight_grad,
 };
 use crate::loss::{BatchTargets, Loss, predicted_class};
-use crate::matrix::Matrix;
+use crate::matrix::{Matrix, fits_in_memory};
 use crate::mlp::Mlp;
 use crate::optim::{OptimizerConfig, Update};
 use crate::train::Targets;
@@ -88,7 +88,7 @@ fn update_layer<T: Float>(
     };
     match fused_sgd {
         Some((alpha, beta)) => {
-            let w = layer.weight_mut().view_mut();
+            let w = layer.weight_view_mut();
             weight_grad(par, alpha, delta_t, input, beta, w)?;
             if let Some(b) = layer.bias_mut() {
                 for (p, &g) in b.iter_mut().zip(&buf.db) {
@@ -101,7 +101,7 @@ fn update_layer<T: Float>(
             weight_grad(par, T::ONE, delta_t, input, T::ZERO, dw)?;
             apply_split(
                 update,
-                layer.weight_mut().as_mut_slice(),
+                layer.weight_mut(),
                 buf.dw.as_slice(),
                 &mut buf.s1w,
                 &mut buf.s2w,
@@ -166,7 +166,9 @@ impl<T: Float> Trainer<T> {
     /// State for training `model` on batches of at most `max_batch` rows.
     ///
     /// # Errors
-    /// [`NnError::InvalidValue`] for a zero `max_batch` or bad optimizer settings.
+    /// [`NnError::InvalidValue`] for a zero `max_batch`, one whose buffers would exceed
+    /// `isize::MAX` bytes or cannot be allocated, or bad optimizer settings;
+    /// [`NnError::Shape`] when a layer of `model` no longer matches its configuration.
     pub fn new(
         model: &Mlp<T>,
         max_batch: usize,
@@ -181,8 +183,25 @@ impl<T: Float> Trainer<T> {
             });
         }
         optimizer.validate()?;
+        model.check_layers()?;
         let cfg = model.config();
         let dims = cfg.layer_dims();
+        let batch_err = |reason: String| NnError::InvalidValue {
+            field: "batch_size".into(),
+            value: max_batch.to_string(),
+            reason,
+        };
+        // Checked before anything is allocated, so a huge batch is an error rather than a
+        // capacity-overflow panic halfway through.
+        for (l, &(_, o)) in dims.iter().enumerate() {
+            let elements = max_batch.checked_mul(o);
+            if !elements.is_some_and(|n| fits_in_memory(n, T::BYTES)) {
+                return Err(batch_err(format!(
+                    "layer {l}'s {} activations exceed isize::MAX bytes",
+                    shape2(max_batch, o)
+                )));
+            }
+        }
         let n_state = optimizer.state_buffers();
         let last = dims.len() - 1;
         let layers = dims
@@ -191,19 +210,27 @@ impl<T: Float> Trainer<T> {
             .map(|(l, &(i, o))| {
                 let state = |len: usize, k: usize| vec![T::ZERO; if n_state > k { len } else { 0 }];
                 let nb = if cfg.bias { o } else { 0 };
-                LayerBuffers {
-                    pre: Matrix::with_row_capacity(max_batch, o),
-                    post: Matrix::with_row_capacity(if l == last { 0 } else { max_batch }, o),
-                    delta: Matrix::with_row_capacity(max_batch, o),
+                let batch_buffer = |rows: usize| {
+                    Matrix::try_with_row_capacity(rows, o).ok_or_else(|| {
+                        batch_err(format!(
+                            "layer {l}'s {} activations cannot be allocated",
+                            shape2(rows, o)
+                        ))
+                    })
+                };
+                Ok(LayerBuffers {
+                    pre: batch_buffer(max_batch)?,
+                    post: batch_buffer(if l == last { 0 } else { max_batch })?,
+                    delta: batch_buffer(max_batch)?,
                     dw: Matrix::zeros(o, i),
                     db: vec![T::ZERO; nb],
                     s1w: state(o * i, 0),
                     s2w: state(o * i, 1),
                     s1b: state(nb, 0),
                     s2b: state(nb, 1),
-                }
+                })
             })
-            .collect();
+            .collect::<Result<_, NnError>>()?;
         Ok(Self {
             loss,
             optimizer,
@@ -250,27 +277,33 @@ impl<T: Float> Trainer<T> {
     }
 
     fn check_model(&self, model: &Mlp<T>) -> Result<(), NnError> {
-        let cfg = model.config();
-        // Compared layer by layer rather than through `layer_dims()`, which would allocate.
-        let same_dims = model.layers().len() == self.dims.len()
-            && model
-                .layers()
+        // The layers themselves are compared, not the model's configuration: a layer replaced
+        // through `layers_mut` changes the one but not the other. Layer by layer, since
+        // collecting the shapes would allocate.
+        let layers = model.layers();
+        let same_layers = layers.len() == self.dims.len()
+            && layers.iter().zip(&self.dims).all(|(l, &(i, o))| {
+                l.in_features() == i && l.out_features() == o && l.bias().is_some() == self.bias
+            });
+        let activation = model.config().activation;
+        if !same_layers || activation != self.activation {
+            let bias = |has: bool| if has { "+bias" } else { "" };
+            let expected: Vec<_> = self
+                .dims
                 .iter()
-                .zip(&self.dims)
-                .all(|(l, &(i, o))| l.in_features() == i && l.out_features() == o);
-        if !same_dims || cfg.bias != self.bias || cfg.activation != self.activation {
+                .map(|&(i, o)| format!("{}{}", shape2(o, i), bias(self.bias)))
+                .collect();
+            let found: Vec<_> = layers
+                .iter()
+                .map(|l| {
+                    let (o, i) = (l.out_features(), l.in_features());
+                    format!("{}{}", shape2(o, i), bias(l.bias().is_some()))
+                })
+                .collect();
             return Err(NnError::Shape {
-                what: "model vs trainer architecture".into(),
-                expected: format!(
-                    "layers {:?}, bias {}, {}",
-                    self.dims, self.bias, self.activation
-                ),
-                found: format!(
-                    "layers {:?}, bias {}, {}",
-                    cfg.layer_dims(),
-                    cfg.bias,
-                    cfg.activation
-                ),
+                what: "model vs trainer architecture (layer weights out x in)".into(),
+                expected: format!("[{}], {}", expected.join(", "), self.activation),
+                found: format!("[{}], {}", found.join(", "), activation),
             });
         }
         Ok(())

@@ -184,8 +184,8 @@ fn linear_backward_matches_finite_differences() {
 
     for k in 0..o * i {
         let (mut p, mut m) = (layer.clone(), layer.clone());
-        p.weight_mut().as_mut_slice()[k] += H;
-        m.weight_mut().as_mut_slice()[k] -= H;
+        p.weight_mut()[k] += H;
+        m.weight_mut()[k] -= H;
         let numeric = (objective(&p, &x) - objective(&m, &x)) / (2.0 * H);
         assert_close(&format!("dW[{k}]"), grads.weight.as_slice()[k], numeric);
     }
@@ -262,8 +262,8 @@ fn check_mlp(act: Activation, loss: Loss, bias: bool, rows: usize) {
         let n_w = model.layers()[l].weight().as_slice().len();
         for k in 0..n_w {
             let (mut p, mut m) = (model.clone(), model.clone());
-            p.layers_mut()[l].weight_mut().as_mut_slice()[k] += H;
-            m.layers_mut()[l].weight_mut().as_mut_slice()[k] -= H;
+            p.layers_mut()[l].weight_mut()[k] += H;
+            m.layers_mut()[l].weight_mut()[k] -= H;
             let numeric = (loss_of(&p) - loss_of(&m)) / (2.0 * H);
             assert_close(
                 &format!("{act} {loss} layer {l} dW[{k}]"),
