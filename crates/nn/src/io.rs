@@ -106,8 +106,37 @@ pub fn save_safetensors<T: Float>(model: &Mlp<T>, path: impl AsRef<Path>) -> Res
         (CONFIG_KEY.to_string(), config_json),
         (MODULES_KEY.to_string(), torch_modules(cfg)),
     ]);
-    let bytes = safetensors::serialize(views, Some(metadata)).map_err(st_err)?;
+    let mut bytes = safetensors::serialize(views, Some(metadata)).map_err(st_err)?;
+    sort_header(&mut bytes);
     write_atomically(path, &bytes)
+}
+
+/// Rewrites a serialised file's JSON header with its keys sorted, in place.
+///
+/// `safetensors` writes the `__metadata__` entries in `HashMap` order, which changes from one
+/// process to the next, so two saves of the same weights would differ byte for byte.
+/// `serde_json`'s maps are sorted, and the same entries in another order take exactly the same
+/// bytes, so the header keeps its length (and its space padding) and every data offset holds.
+fn sort_header(bytes: &mut [u8]) {
+    let Some((len, rest)) = bytes.split_first_chunk_mut::<8>() else {
+        return;
+    };
+    let Some(header) = usize::try_from(u64::from_le_bytes(*len))
+        .ok()
+        .and_then(|n| rest.get_mut(..n))
+    else {
+        return;
+    };
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(header) else {
+        return;
+    };
+    if let Ok(sorted) = serde_json::to_vec(&value)
+        && sorted.len() <= header.len()
+    {
+        let (json, padding) = header.split_at_mut(sorted.len());
+        json.copy_from_slice(&sorted);
+        padding.fill(b' ');
+    }
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), NnError> {

@@ -52,6 +52,28 @@ fn round_trip_keeps_every_bit_and_the_architecture() {
 }
 
 #[test]
+fn saving_the_same_model_twice_writes_the_same_bytes() {
+    // The metadata map has three entries; unsorted, eight saves would almost surely not all
+    // list them in one order.
+    // Its own directory: another test checks that no temporary file is left in the shared one.
+    let dir = std::env::temp_dir().join(format!("depthlab-nn-bytes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = config().build(8).unwrap();
+    let files: Vec<Vec<u8>> = (0..8)
+        .map(|i| {
+            let path = dir.join(format!("same_bytes_{i}.safetensors"));
+            save_safetensors(&model, &path).unwrap();
+            std::fs::read(&path).unwrap()
+        })
+        .collect();
+    assert!(files.iter().all(|f| f == &files[0]));
+    assert_eq!(
+        load_safetensors(dir.join("same_bytes_7.safetensors")).unwrap(),
+        model
+    );
+}
+
+#[test]
 fn file_uses_pytorch_state_dict_names_and_metadata() {
     let model = config().build(1).unwrap();
     let path = temp_path("names.safetensors");
