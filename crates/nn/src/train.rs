@@ -378,7 +378,7 @@ pub fn train<T: Float>(
     let mut values_b = Matrix::<T>::with_row_capacity(batch, value_cols);
     let mut order: Vec<usize> = (0..n).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let mut history = Vec::with_capacity(cfg.epochs);
+    let mut history = Vec::with_capacity(cfg.epochs.min(1024)); // patience may stop far sooner
     let mut best = f64::INFINITY;
     let mut since_best = 0usize;
     let base_lr = cfg.optimizer.lr();

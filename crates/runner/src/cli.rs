@@ -293,7 +293,7 @@ pub fn parse() -> std::result::Result<Cli, u8> {
                     let text = e.render().to_string();
                     let first = text.lines().next().unwrap_or("invalid arguments");
                     let first = first.strip_prefix("error: ").unwrap_or(first);
-                    eprintln!("depthlab: {first} (see depthlab --help)");
+                    progress::note(format_args!("depthlab: {first} (see depthlab --help)"));
                     Err(2)
                 }
             }
@@ -332,12 +332,12 @@ fn cmd_run(a: RunArgs) -> Result<u8> {
         };
         Path::new(RUNS_DIR).join(name)
     });
-    if out.exists() && !out.is_dir() {
-        return Err(bad(anyhow!(
-            "--out {}: exists and is not a directory",
-            out.display()
-        )));
-    }
+    let out_label = if a.out.is_some() {
+        "--out"
+    } else {
+        "results directory"
+    };
+    check_out_dir(out_label, &out)?;
     if a.list {
         let done: std::collections::HashSet<String> =
             store::read_results(&StudyDir::new(&out).results())?
@@ -351,9 +351,14 @@ fn cmd_run(a: RunArgs) -> Result<u8> {
             } else {
                 "pending"
             };
-            println!("{}\t{}\t{state}", p.index, p.id);
+            progress::out(format_args!("{}\t{}\t{state}", p.index, p.id))?;
         }
         return Ok(0);
+    }
+    let report_dir = Path::new(REPORTS_DIR).join(&study.name);
+    let reporting = !a.no_report && shard.is_all();
+    if reporting {
+        check_out_dir("report directory", &report_dir)?;
     }
     let plan = RunPlan {
         study,
@@ -376,7 +381,7 @@ fn cmd_run(a: RunArgs) -> Result<u8> {
     let summary = sweep::run(&plan, observer.as_ref())?;
     drop(observer);
     if !a.quiet {
-        eprintln!(
+        progress::note(format_args!(
             "{}: {} of {} grid points recorded in {} ({} run now, {} failed) in {}",
             summary.start.study,
             summary.records.len(),
@@ -385,11 +390,10 @@ fn cmd_run(a: RunArgs) -> Result<u8> {
             summary.ran,
             summary.failed.len(),
             progress::duration(started.elapsed().as_secs_f64()),
-        );
+        ));
     }
     // A partial study still gets its report; failures then decide the exit code.
-    if !a.no_report && shard.is_all() && !summary.records.is_empty() {
-        let report_dir = Path::new(REPORTS_DIR).join(&plan.study.name);
+    if reporting && !summary.records.is_empty() {
         write_report(
             &plan.study,
             plan.out.root(),
@@ -398,33 +402,58 @@ fn cmd_run(a: RunArgs) -> Result<u8> {
             a.quiet,
         )?;
         if !a.quiet {
-            eprintln!("report: {}", report_dir.join("index.html").display());
+            progress::note(format_args!(
+                "report: {}",
+                report_dir.join("index.html").display()
+            ));
         }
     }
     if !summary.failed.is_empty() {
         for (id, msg) in &summary.failed {
-            eprintln!("depthlab: run {id} failed: {msg}");
+            progress::note(format_args!("depthlab: run {id} failed: {msg}"));
         }
-        eprintln!(
+        progress::note(format_args!(
             "depthlab: {} runs failed; rerun the same command to retry them",
             summary.failed.len()
-        );
+        ));
         return Ok(1);
     }
     Ok(0)
 }
 
 fn cmd_train(a: TrainArgs) -> Result<u8> {
-    let int = |v: i64, flag: &str, min: i64| -> Result<usize> {
+    // The study format's limits (see `depthlab_runner::study`), so a typo cannot exhaust memory.
+    let int = |v: i64, flag: &str, min: i64, max: usize| -> Result<usize> {
         if v < min {
             return Err(bad(anyhow!("--{flag} {v}: must be at least {min}")));
         }
-        usize::try_from(v).map_err(|_| bad(anyhow!("--{flag} {v}: too large")))
+        usize::try_from(v)
+            .ok()
+            .filter(|&n| n <= max)
+            .ok_or_else(|| bad(anyhow!("--{flag} {v}: too large (the limit is {max})")))
     };
-    let depth = int(a.depth, "depth", 0)?;
-    let width = int(a.width, "width", 1)?;
-    let epochs = int(a.epochs, "epochs", 1)?;
-    let batch_size = int(a.batch, "batch", 1)?;
+    let depth = int(a.depth, "depth", 0, study::MAX_DEPTH)?;
+    let width = int(a.width, "width", 1, study::MAX_WIDTH)?;
+    let epochs = int(a.epochs, "epochs", 1, study::MAX_EPOCHS)?;
+    let batch_size = int(a.batch, "batch", 1, study::MAX_BATCH_SIZE)?;
+    let patience = usize::try_from(a.patience)
+        .ok()
+        .filter(|&p| p <= study::MAX_EPOCHS)
+        .ok_or_else(|| {
+            bad(anyhow!(
+                "--patience {}: too large (the limit is {})",
+                a.patience,
+                study::MAX_EPOCHS
+            ))
+        })?;
+    if let Some(n) = a.samples
+        && !(2..=data::MAX_SAMPLES).contains(&n)
+    {
+        return Err(bad(anyhow!(
+            "--samples {n}: must be in 2..={}",
+            data::MAX_SAMPLES
+        )));
+    }
     if !(a.lr.is_finite() && a.lr > 0.0) {
         return Err(bad(anyhow!("--lr {}: must be a positive number", a.lr)));
     }
@@ -448,7 +477,7 @@ fn cmd_train(a: TrainArgs) -> Result<u8> {
         batch_size,
         learning_rate: a.lr,
         optimizer,
-        patience: (a.patience > 0).then_some(a.patience as usize),
+        patience: (patience > 0).then_some(patience),
         label_noise: a.label_noise,
         ..TrainSettings::default()
     };
@@ -476,13 +505,23 @@ fn cmd_train(a: TrainArgs) -> Result<u8> {
         seed: a.seed,
         train,
     };
-    // Load once up front so a bad CSV is reported as the user's input, before training.
-    data::load(&execute::data_spec(&ds, point.seed, &point.train)).map_err(bad)?;
-    if let Some(save) = &a.save
-        && save.is_dir()
-    {
-        return Err(bad(anyhow!("--save {}: is a directory", save.display())));
+    if let Some(save) = &a.save {
+        check_out_file("--save", save)?;
     }
+    // Load once up front so a bad CSV is reported as the user's input, before training.
+    let loaded = data::load(&execute::data_spec(&ds, point.seed, &point.train)).map_err(|e| {
+        if matches!(e, data::DataError::TooManyClasses { .. }) {
+            bad(anyhow!(
+                "{e}; `depthlab train` always infers the task: to treat a numeric target as \
+                 values, run the file from a study with params = {{ classification = 0 }}"
+            ))
+        } else {
+            bad(e)
+        }
+    })?;
+    let batch = batch_size.min(loaded.n_train());
+    study::check_model_size(loaded.n_features, loaded.n_outputs, depth, width, batch)
+        .map_err(|m| bad(anyhow!("--depth {depth} --width {width}: {m}")))?;
 
     let save_to = a.save.clone();
     let save = move |_: &data::Dataset| {
@@ -495,13 +534,13 @@ fn cmd_train(a: TrainArgs) -> Result<u8> {
     let total = epochs;
     let record = execute::execute("train", &point, &ds, Some(&save), &mut |p| {
         if !quiet {
-            eprintln!("{}", progress::epoch_line(p, total));
+            progress::note(progress::epoch_line(p, total));
         }
     })?;
     if a.json {
-        println!("{}", serde_json::to_string(&record)?);
+        progress::out(serde_json::to_string(&record)?)?;
     } else {
-        println!("{}", progress::record_line(&record));
+        progress::out(progress::record_line(&record))?;
     }
     Ok(0)
 }
@@ -513,13 +552,24 @@ fn cmd_init(a: InitArgs) -> Result<u8> {
             a.file.display()
         )));
     }
+    check_out_file("study file", &a.file)?;
+    // Unlike the output directories, a study file's directory is not created for it.
+    if let Some(dir) = a.file.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        return Err(bad(anyhow!(
+            "study file {}: no such directory {}",
+            a.file.display(),
+            dir.display()
+        )));
+    }
     std::fs::write(&a.file, study::DEFAULT_STUDY_TOML)
         .with_context(|| format!("cannot write {}", a.file.display()))?;
-    eprintln!(
+    progress::note(format_args!(
         "wrote {}; run it with: depthlab run {}",
         a.file.display(),
         a.file.display()
-    );
+    ));
     Ok(0)
 }
 
@@ -529,39 +579,36 @@ fn cmd_merge(a: MergeArgs) -> Result<u8> {
             return Err(bad(anyhow!("{}: no such directory", d.display())));
         }
     }
-    let summary = store::merge(&a.out, &a.dirs).map_err(|e| match e {
-        store::StoreError::NotAStudy { .. }
-        | store::StoreError::StudyMismatch { .. }
-        | store::StoreError::Study(_) => bad(e),
-        other => other.into(),
-    })?;
+    check_out_dir("output directory", &a.out)?;
+    let summary = store::merge(&a.out, &a.dirs)
+        .map_err(|e| if e.is_user_error() { bad(e) } else { e.into() })?;
     for (path, tail) in &summary.dropped {
-        eprintln!(
+        progress::note(format_args!(
             "note: {}:{}: ignored an interrupted last line ({} bytes)",
             path.display(),
             tail.line,
             tail.bytes
-        );
+        ));
     }
-    eprintln!(
+    progress::note(format_args!(
         "merged {} directories into {}: {} records, {} duplicate ids dropped, {} grid points missing",
         a.dirs.len(),
         a.out.display(),
         summary.records,
         summary.duplicates,
         summary.missing.len()
-    );
+    ));
     for id in &summary.missing {
-        println!("missing {id}");
+        progress::out(format_args!("missing {id}"))?;
     }
     Ok(0)
 }
 
 fn cmd_datasets() -> Result<u8> {
-    println!(
+    progress::out(format_args!(
         "{:<14} {:<15} {:>8} {:>8} {:>8}  description",
         "name", "task", "samples", "features", "classes"
-    );
+    ))?;
     for d in data::catalog() {
         let task = match d.task {
             depthlab_runner::record::Task::Classification => "classification",
@@ -570,14 +617,14 @@ fn cmd_datasets() -> Result<u8> {
         let classes = d
             .n_classes
             .map_or_else(|| "-".to_string(), |c| c.to_string());
-        println!(
+        progress::out(format_args!(
             "{:<14} {:<15} {:>8} {:>8} {:>8}  {}",
             d.name, task, d.default_samples, d.n_features, classes, d.description
-        );
+        ))?;
     }
-    println!(
-        "\nor any CSV file with a header: --data FILE.csv --target COLUMN (optional `split` column: train/test)"
-    );
+    progress::out(
+        "\nor any CSV file with a header: --data FILE.csv --target COLUMN (optional `split` column: train/test)",
+    )?;
     Ok(0)
 }
 
@@ -590,12 +637,12 @@ fn load_study_dir(dir: &Path) -> Result<(Study, Vec<RunRecord>)> {
     let study = sd.read_study().map_err(bad)?;
     let loaded = sd.read()?;
     if let Some(t) = &loaded.dropped {
-        eprintln!(
+        progress::note(format_args!(
             "note: {}:{}: ignored an interrupted last line ({} bytes)",
             sd.results().display(),
             t.line,
             t.bytes
-        );
+        ));
     }
     if loaded.records.is_empty() {
         return Err(bad(anyhow!(
@@ -613,29 +660,42 @@ fn dir_name(dir: &Path) -> String {
 
 fn cmd_report(a: ReportArgs) -> Result<u8> {
     let (study, records) = load_study_dir(&a.dir)?;
+    let label = if a.out.is_some() {
+        "--out"
+    } else {
+        "report directory"
+    };
     let out = a
         .out
         .unwrap_or_else(|| Path::new(REPORTS_DIR).join(&study.name));
+    check_out_dir(label, &out)?;
     write_report(&study, &a.dir, &records, &out, false)?;
-    eprintln!("report: {}", out.join("index.html").display());
+    progress::note(format_args!("report: {}", out.join("index.html").display()));
     Ok(0)
 }
 
 fn cmd_compare(a: CompareArgs) -> Result<u8> {
     let (sa, ra) = load_study_dir(&a.a)?;
     let (_, rb) = load_study_dir(&a.b)?;
+    let label = if a.out.is_some() {
+        "--out"
+    } else {
+        "report directory"
+    };
     let out = a.out.unwrap_or_else(|| {
         Path::new(REPORTS_DIR).join(format!("compare-{}-{}", dir_name(&a.a), dir_name(&a.b)))
     });
+    check_out_dir(label, &out)?;
     // Directory names, not study names: comparing two runs of one study is the common case.
     let (na, nb) = (dir_name(&a.a), dir_name(&a.b));
     report::compare_studies((&na, &ra), (&nb, &rb), &out, &sa.report).map_err(report_error)?;
-    eprintln!("report: {}", out.join("index.html").display());
+    progress::note(format_args!("report: {}", out.join("index.html").display()));
     Ok(0)
 }
 
 fn cmd_bench_report(a: BenchReportArgs) -> Result<u8> {
     use depthlab_runner::bench_report::{self, BenchReportError, BenchReportOptions};
+    check_out_dir("--out", &a.out)?;
     let opts = BenchReportOptions {
         criterion_dir: a.criterion_dir,
         baseline: a.baseline,
@@ -648,17 +708,55 @@ fn cmd_bench_report(a: BenchReportArgs) -> Result<u8> {
         BenchReportError::Io { .. } | BenchReportError::Plot { .. } => anyhow::Error::new(e),
         user => bad(user),
     })?;
-    eprintln!(
+    progress::note(format_args!(
         "bench report: {} benchmarks, {} compared, {} regressions flagged -> {}",
         summary.benchmarks,
         summary.comparisons.len(),
         summary.regressions.len(),
         summary.html.display()
-    );
+    ));
     for id in &summary.regressions {
-        eprintln!("regression: {id}");
+        progress::note(format_args!("regression: {id}"));
     }
     Ok(0)
+}
+
+/// Checks up front that `path` can be a directory to write into: it is one, or its nearest
+/// existing ancestor is, so it can be created. `--out afile/sub` is then the user's error
+/// (exit 2), found before anything runs rather than after a study trained.
+fn check_out_dir(label: &str, path: &Path) -> Result<()> {
+    if path.exists() && !path.is_dir() {
+        return Err(bad(anyhow!(
+            "{label} {}: exists and is not a directory",
+            path.display()
+        )));
+    }
+    check_parents(label, path)
+}
+
+/// [`check_out_dir`] for a file to write: not a directory, in a directory that is or can be.
+fn check_out_file(label: &str, path: &Path) -> Result<()> {
+    if path.is_dir() {
+        return Err(bad(anyhow!("{label} {}: is a directory", path.display())));
+    }
+    check_parents(label, path)
+}
+
+/// The nearest existing ancestor of `path` must be a directory.
+fn check_parents(label: &str, path: &Path) -> Result<()> {
+    // `exists` is false below a regular file too, so the walk goes on up to that file.
+    let nearest = path
+        .ancestors()
+        .skip(1)
+        .find(|p| p.as_os_str().is_empty() || p.exists());
+    match nearest {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(bad(anyhow!(
+            "{label} {}: {} is not a directory",
+            path.display(),
+            dir.display()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Maps a report error to bad input (exit 2) or a failure (exit 1).
@@ -686,10 +784,10 @@ fn write_report(
     let summary = report::write_study_report(records, &ctx).map_err(report_error)?;
     if !quiet {
         for line in &summary.summary {
-            eprintln!("  {line}");
+            progress::note(format_args!("  {line}"));
         }
         for note in &summary.notes {
-            eprintln!("note: {note}");
+            progress::note(format_args!("note: {note}"));
         }
     }
     Ok(())

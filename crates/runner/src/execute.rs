@@ -160,7 +160,8 @@ pub fn execute(
         patience: t.patience,
         shuffle: true,
     };
-    let mut curve = Vec::with_capacity(t.epochs);
+    // Grown as epochs come: patience or divergence may stop long before `epochs`.
+    let mut curve = Vec::new();
     let report = depthlab_nn::train(&mut model, &dataset.data, &train_config, &mut |s| {
         let p = EpochPoint {
             epoch: s.epoch,

@@ -1,5 +1,9 @@
 //! The `depthlab` command line: parse, validate into a plan, call the library, map errors to
 //! a one-line message and an exit code (2 for the user's input, 1 for anything else).
+//!
+//! A closed stdout (`depthlab datasets | head -1`) ends the command quietly with exit code 0,
+//! as ripgrep does: the reader has what it wanted. A closed stderr is ignored, so a study whose
+//! progress nobody reads still runs to its end.
 
 mod cli;
 mod progress;
@@ -13,6 +17,7 @@ fn main() -> ExitCode {
     };
     match cli::dispatch(cli) {
         Ok(code) => ExitCode::from(code),
+        Err(e) if e.downcast_ref::<progress::StdoutClosed>().is_some() => ExitCode::SUCCESS,
         Err(e) => {
             let code = if e.downcast_ref::<cli::BadInput>().is_some() {
                 2
@@ -24,7 +29,7 @@ fn main() -> ExitCode {
                 .split_whitespace()
                 .collect::<Vec<_>>()
                 .join(" ");
-            eprintln!("depthlab: {message}");
+            progress::note(format_args!("depthlab: {message}"));
             ExitCode::from(code)
         }
     }

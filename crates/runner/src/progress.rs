@@ -1,6 +1,13 @@
-//! Progress on stderr: an indicatif bar on a terminal (runs done/total, ETA, best test
-//! accuracy so far), one plain line per finished run otherwise (logs, CI, Slurm output files).
+//! What the user sees: progress on stderr, an indicatif bar on a terminal (runs done/total,
+//! ETA, best test accuracy so far), one plain line per finished run otherwise (logs, CI, Slurm
+//! output files); and the two writers every command prints through.
+//!
+//! Nothing here panics on a closed stream, as `println!` does. A closed stdout
+//! (`depthlab datasets | head -1`) ends the command quietly ([`StdoutClosed`], exit 0); a
+//! closed or full stderr is ignored, so progress just stops and a study runs to its end.
 
+use std::fmt::Display;
+use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -9,6 +16,32 @@ use depthlab_runner::execute::ExecError;
 use depthlab_runner::record::{EpochPoint, RunOutcome, RunRecord};
 use depthlab_runner::sweep::{Observer, SweepStart};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+
+/// Standard output was closed by its reader: the command stops without a message, as
+/// reading only the first lines (`| head`) is not an error.
+#[derive(Debug, thiserror::Error)]
+#[error("standard output was closed")]
+pub struct StdoutClosed;
+
+/// Writes one line to stdout.
+///
+/// # Errors
+/// [`StdoutClosed`] for a broken pipe, the I/O error otherwise (a full disk under `>`).
+pub fn out(line: impl Display) -> anyhow::Result<()> {
+    writeln!(std::io::stdout().lock(), "{line}").map_err(|e| {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            anyhow::Error::new(StdoutClosed)
+        } else {
+            anyhow::Error::new(e).context("cannot write to standard output")
+        }
+    })
+}
+
+/// Writes one line to stderr, ignoring failure: messages and progress are not worth
+/// stopping a command (or a study's worker threads) for.
+pub fn note(line: impl Display) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
 
 /// `1m05s`-style duration.
 pub fn duration(secs: f64) -> String {
@@ -110,7 +143,7 @@ impl Lines {
 impl Observer for Lines {
     fn begin(&self, s: &SweepStart) {
         self.total.store(s.to_run, Ordering::Relaxed);
-        eprintln!("{}", start_line(s));
+        note(start_line(s));
     }
 
     fn finished(&self, r: &RunRecord, progress: f64) {
@@ -118,11 +151,14 @@ impl Observer for Lines {
         let total = self.total.load(Ordering::Relaxed);
         let width = total.to_string().len();
         let pct = 100.0 * progress;
-        eprintln!("[{n:>width$}/{total} {pct:>3.0}%] {}", record_line(r));
+        note(format_args!(
+            "[{n:>width$}/{total} {pct:>3.0}%] {}",
+            record_line(r)
+        ));
     }
 
     fn failed(&self, id: &str, e: &ExecError) {
-        eprintln!("depthlab: run {id} failed: {e}");
+        note(format_args!("depthlab: run {id} failed: {e}"));
     }
 }
 

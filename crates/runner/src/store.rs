@@ -7,14 +7,14 @@
 //! - `study.toml`: the study as run; `meta.json`: versions and machine ([`crate::meta`]);
 //! - `models/<id>.safetensors`: trained models, when the study saves them.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::record::{RunOutcome, RunRecord, Task};
-use crate::study::{Study, StudyError};
+use crate::study::{GridPoint, Study, StudyError};
 
 /// Results file name inside a study directory.
 pub const RESULTS_FILE: &str = "results.jsonl";
@@ -66,8 +66,24 @@ pub enum StoreError {
     /// The study TOML stored in a results directory is invalid.
     #[error(transparent)]
     Study(#[from] StudyError),
+    /// `merge` was given an output that is neither new, empty, nor a results directory.
+    #[error("{}: cannot merge into it: {reason}", path.display())]
+    MergeTarget {
+        /// The output directory.
+        path: PathBuf,
+        /// Why not.
+        reason: &'static str,
+    },
+    /// A study cannot continue in a results directory made by a different study.
+    #[error("{}: {reason}; run this study with a new --out directory (only adding axis values may continue in the same one)", path.display())]
+    Incompatible {
+        /// The results directory.
+        path: PathBuf,
+        /// The first difference that would mix results, naming the key.
+        reason: String,
+    },
     /// Directories given to `merge` hold different studies.
-    #[error("{}: holds study `{found}` with a different grid than `{expected}`; only shards of one study can be merged", path.display())]
+    #[error("{}: holds study `{found}`, which differs from `{expected}`: {reason}; only shards of one study can be merged", path.display())]
     StudyMismatch {
         /// The odd directory out.
         path: PathBuf,
@@ -75,7 +91,23 @@ pub enum StoreError {
         expected: String,
         /// This directory's study name.
         found: String,
+        /// How: another grid, or the first setting of a recorded point that differs.
+        reason: String,
     },
+}
+
+impl StoreError {
+    /// Whether the error is the user's input (a wrong directory or study) rather than a failure.
+    pub fn is_user_error(&self) -> bool {
+        matches!(
+            self,
+            StoreError::NotAStudy { .. }
+                | StoreError::StudyMismatch { .. }
+                | StoreError::Study(_)
+                | StoreError::MergeTarget { .. }
+                | StoreError::Incompatible { .. }
+        )
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
@@ -249,6 +281,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     result.map_err(io_err(path))
 }
 
+/// Opens `results.jsonl` for appending (creating it if `create`) and takes the exclusive lock
+/// that makes its holder the directory's only writer, for as long as the file stays open.
+fn lock_results(path: &Path, create: bool) -> Result<File, StoreError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(create)
+        .open(path)
+        .map_err(io_err(path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
+            path: path.to_path_buf(),
+        }),
+        Err(fs::TryLockError::Error(e)) => Err(io_err(path)(e)),
+    }
+}
+
 /// The appending writer of one study directory. Holds an exclusive lock on `results.jsonl`
 /// for its lifetime, so two processes cannot interleave records.
 #[derive(Debug)]
@@ -268,17 +318,7 @@ impl ResultsWriter {
     pub fn open(dir: &StudyDir) -> Result<(ResultsWriter, Loaded), StoreError> {
         fs::create_dir_all(dir.root()).map_err(io_err(dir.root()))?;
         let path = dir.results();
-        let file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => return Err(StoreError::Locked { path }),
-            Err(fs::TryLockError::Error(e)) => return Err(io_err(&path)(e)),
-        }
+        let file = lock_results(&path, true)?;
         let loaded = read_results(&path)?;
         let len = file.metadata().map_err(io_err(&path))?.len();
         if loaded.valid_len < len {
@@ -454,30 +494,48 @@ pub struct MergeSummary {
 /// Joins the results of several directories of one study (typically its shards) into `out`:
 /// one record per id (the first directory that has it wins; `out`'s own records, if any, come
 /// first), sorted by grid index, with the study TOML, a combined `meta.json`, the CSV and any
-/// saved models. Every input is read and checked before `out` is touched.
+/// saved models. `out` must be new, empty, or a results directory of the same study, whose
+/// records are kept; it is locked as `run` locks it. Every input is read and checked before
+/// `out` is touched.
 ///
 /// # Errors
+/// [`StoreError::MergeTarget`] when `out` is a file or a non-empty directory without
+/// `study.toml`, [`StoreError::Locked`] while another process writes `out`,
 /// [`StoreError::NotAStudy`] for a directory without `study.toml`, [`StoreError::StudyMismatch`]
 /// when the directories hold different grids, [`StoreError::Corrupt`] / [`StoreError::Io`]
 /// for unreadable results.
 pub fn merge(out: &Path, sources: &[PathBuf]) -> Result<MergeSummary, StoreError> {
     let out_dir = StudyDir::new(out);
-    let mut dirs: Vec<StudyDir> = Vec::new();
-    if out_dir.study().is_file() {
-        dirs.push(out_dir.clone());
-    }
-    for s in sources {
-        let d = StudyDir::new(s);
-        if d.root() != out_dir.root() {
-            dirs.push(d);
-        }
-    }
     let Some(first) = sources.first() else {
         return Err(StoreError::NotAStudy {
             path: out.to_path_buf(),
             what: "a source directory",
         });
     };
+    let out_is_study = merge_target(&out_dir)?;
+    // An existing results directory is locked before its records are read, so none can be
+    // appended between reading them and replacing the file.
+    let mut lock = if out_is_study {
+        let path = out_dir.results();
+        if !path.is_file() {
+            return Err(StoreError::NotAStudy {
+                path: out.to_path_buf(),
+                what: RESULTS_FILE,
+            });
+        }
+        Some(lock_results(&path, false)?)
+    } else {
+        None
+    };
+    let mut dirs: Vec<StudyDir> = Vec::new();
+    if out_is_study {
+        dirs.push(out_dir.clone());
+    }
+    for s in sources {
+        if !same_dir(s, out) {
+            dirs.push(StudyDir::new(s));
+        }
+    }
     let study = StudyDir::new(first).read_study()?;
     let grid = study.grid();
     let grid_ids: Vec<&str> = grid.iter().map(|g| g.id.as_str()).collect();
@@ -498,6 +556,7 @@ pub fn merge(out: &Path, sources: &[PathBuf]) -> Result<MergeSummary, StoreError
                 path: d.root().to_path_buf(),
                 expected: study.name.clone(),
                 found: other.name,
+                reason: "its grid has other points".to_string(),
             });
         }
         if !d.results().is_file() {
@@ -507,6 +566,15 @@ pub fn merge(out: &Path, sources: &[PathBuf]) -> Result<MergeSummary, StoreError
             });
         }
         let loaded = d.read()?;
+        // Equal ids are not enough: shards run with other epochs, say, must not be mixed.
+        if let Some(reason) = first_setting_change(&study, &other, &loaded.records) {
+            return Err(StoreError::StudyMismatch {
+                path: d.root().to_path_buf(),
+                expected: study.name.clone(),
+                found: other.name,
+                reason,
+            });
+        }
         if let Some(t) = loaded.dropped {
             dropped.push((d.results(), t));
         }
@@ -532,7 +600,22 @@ pub fn merge(out: &Path, sources: &[PathBuf]) -> Result<MergeSummary, StoreError
         .map(|s| s.to_string())
         .collect();
 
-    fs::create_dir_all(out).map_err(io_err(out))?;
+    if lock.is_none() {
+        fs::create_dir_all(out).map_err(io_err(out))?;
+        let path = out_dir.results();
+        let file = lock_results(&path, true)?;
+        // A `run` may have started and finished in `out` since it was found new or empty:
+        // its records were not read, so they must not be replaced.
+        if file.metadata().map_err(io_err(&path))?.len() > 0 {
+            return Err(StoreError::MergeTarget {
+                path: out.to_path_buf(),
+                reason: "another process wrote results into it during the merge; merge again",
+            });
+        }
+        lock = Some(file);
+    }
+    // First, so that a merge failing later leaves a directory the next merge accepts.
+    write_atomic(&out_dir.study(), study.source.as_bytes())?;
     for (r, src) in &records {
         if let Some(rel) = &r.model_path {
             let from = src.join(rel);
@@ -552,12 +635,13 @@ pub fn merge(out: &Path, sources: &[PathBuf]) -> Result<MergeSummary, StoreError
         let _ = writeln!(jsonl, "{line}");
     }
     let plain: Vec<RunRecord> = records.iter().map(|(r, _)| r.clone()).collect();
-    write_atomic(&out_dir.study(), study.source.as_bytes())?;
     write_atomic(&out_dir.results(), jsonl.as_bytes())?;
     write_csv(&out_dir.csv(), &plain)?;
     let meta = serde_json::json!({ "merged_from": metas });
     let meta_text = serde_json::to_string_pretty(&meta).unwrap_or_default();
     write_atomic(&out_dir.meta(), meta_text.as_bytes())?;
+    // Held to here: the lock is what keeps a `run` from appending to the replaced file.
+    drop(lock);
 
     Ok(MergeSummary {
         study: study.name,
@@ -566,4 +650,257 @@ pub fn merge(out: &Path, sources: &[PathBuf]) -> Result<MergeSummary, StoreError
         missing,
         dropped,
     })
+}
+
+/// Whether `merge` may write into `dir`: `Ok(true)` for a results directory (it has a
+/// `study.toml`; whether it is the same study is checked with the other inputs), `Ok(false)`
+/// for a missing or empty directory.
+fn merge_target(dir: &StudyDir) -> Result<bool, StoreError> {
+    let root = dir.root();
+    let refuse = |reason| StoreError::MergeTarget {
+        path: root.to_path_buf(),
+        reason,
+    };
+    match fs::metadata(root) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(io_err(root)(e)),
+        Ok(m) if !m.is_dir() => return Err(refuse("it is not a directory")),
+        Ok(_) => {}
+    }
+    if dir.study().is_file() {
+        return Ok(true);
+    }
+    let mut entries = fs::read_dir(root).map_err(io_err(root))?;
+    if entries.next().is_none() {
+        Ok(false)
+    } else {
+        // Its files would be replaced or mixed with the merged ones: refuse to guess.
+        Err(refuse(
+            "it is not empty and has no study.toml, so it is not a results directory; \
+             merge into a new or empty directory",
+        ))
+    }
+}
+
+/// Whether two paths name the same directory (resolving links and `..` when both exist).
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (fs::canonicalize(a), fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// Checks that `study` may continue in `dir`: every record there must be a grid point of
+/// `study` made with the same settings (data, model and training), so resuming never mixes
+/// results of two setups. A study that only adds axis values (or datasets) passes; so does
+/// any study when `dir` has no records yet. The name, `save_models` and `[report]` do not
+/// change recorded numbers and are not compared here.
+///
+/// # Errors
+/// [`StoreError::Incompatible`] naming the first difference, [`StoreError::Corrupt`] or
+/// [`StoreError::Io`] when the directory cannot be read.
+pub fn check_continuation(dir: &StudyDir, study: &Study) -> Result<(), StoreError> {
+    let records = dir.read()?.records;
+    if records.is_empty() {
+        return Ok(());
+    }
+    let incompatible = |reason: String| StoreError::Incompatible {
+        path: dir.root().to_path_buf(),
+        reason,
+    };
+    let path = dir.study();
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(incompatible(format!(
+                "holds {} results but no {STUDY_FILE}, \
+                 so the settings they were made with are unknown",
+                records.len()
+            )));
+        }
+        Err(e) => return Err(io_err(&path)(e)),
+    };
+    if text == study.source {
+        return Ok(());
+    }
+    let stored = Study::parse(&text, &path.display().to_string()).map_err(|e| {
+        incompatible(format!(
+            "its {STUDY_FILE}, which its results were made with, \
+             cannot be compared with this study: {e}"
+        ))
+    })?;
+    match first_change(&stored, study, &records) {
+        Some(change) => Err(incompatible(format!(
+            "holds results of a different study: {change}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The first difference between the `stored` study and the `new` one that affects a recorded
+/// result, in words naming the key and both values.
+fn first_change(stored: &Study, new: &Study, records: &[RunRecord]) -> Option<String> {
+    if stored.name != new.name {
+        return Some(format!("`name` is `{}`, was `{}`", new.name, stored.name));
+    }
+    first_setting_change(stored, new, records)
+}
+
+/// As [`first_change`], but the study name is not compared.
+fn first_setting_change(stored: &Study, new: &Study, records: &[RunRecord]) -> Option<String> {
+    let old_grid = stored.grid();
+    let new_grid = new.grid();
+    let old_points: HashMap<&str, &GridPoint> =
+        old_grid.iter().map(|p| (p.id.as_str(), p)).collect();
+    let new_points: HashMap<&str, &GridPoint> =
+        new_grid.iter().map(|p| (p.id.as_str(), p)).collect();
+    // Grid order, not file order (which follows run times), so the message is reproducible.
+    let mut records: Vec<&RunRecord> = records.iter().collect();
+    records.sort_by(|a, b| (a.index, &a.id).cmp(&(b.index, &b.id)));
+    for r in records {
+        let old = old_points.get(r.id.as_str()).copied();
+        let Some(&now) = new_points.get(r.id.as_str()) else {
+            let why = old.map_or_else(
+                || "is not a grid point of the study".to_string(),
+                |p| removed_because(stored, new, p),
+            );
+            return Some(format!("recorded grid point `{}` {why}", r.id));
+        };
+        // A record the stored study does not list cannot be checked; its id still matches.
+        let Some(old) = old else { continue };
+        let (od, nd) = (&stored.datasets[old.dataset], &new.datasets[now.dataset]);
+        let (ot, nt) = (&old.train, &now.train);
+        let keys = [
+            ("dataset name", show(&od.name), show(&nd.name)),
+            ("target", show_opt(&od.target), show_opt(&nd.target)),
+            (
+                "n_samples",
+                show_opt(&od.n_samples),
+                show_opt(&nd.n_samples),
+            ),
+            ("noise", show_opt(&od.noise), show_opt(&nd.noise)),
+            (
+                "test_fraction",
+                show_opt(&od.test_fraction),
+                show_opt(&nd.test_fraction),
+            ),
+            ("standardize", show(&od.standardize), show(&nd.standardize)),
+            (
+                "params",
+                format!("{:?}", od.params),
+                format!("{:?}", nd.params),
+            ),
+            ("epochs", show(&ot.epochs), show(&nt.epochs)),
+            ("batch_size", show(&ot.batch_size), show(&nt.batch_size)),
+            (
+                "learning_rate",
+                show(&ot.learning_rate),
+                show(&nt.learning_rate),
+            ),
+            ("optimizer", show(&ot.optimizer), show(&nt.optimizer)),
+            ("momentum", show(&ot.momentum), show(&nt.momentum)),
+            (
+                "weight_decay",
+                show(&ot.weight_decay),
+                show(&nt.weight_decay),
+            ),
+            ("patience", show_opt(&ot.patience), show_opt(&nt.patience)),
+            ("label_noise", show(&ot.label_noise), show(&nt.label_noise)),
+            (
+                "train_size",
+                show_opt(&ot.train_size),
+                show_opt(&nt.train_size),
+            ),
+        ];
+        // Floats print in their shortest round-trip form, so equal text means equal value.
+        if let Some((key, was, is)) = keys.into_iter().find(|(_, a, b)| a != b) {
+            return Some(format!(
+                "`{key}` is {is}, was {was} (recorded grid point `{}`)",
+                r.id
+            ));
+        }
+    }
+    None
+}
+
+/// Why grid point `p` of the `stored` study is not in the `new` one, naming the axis.
+fn removed_because(stored: &Study, new: &Study, p: &GridPoint) -> String {
+    let label = &stored.datasets[p.dataset].label;
+    let axes = &new.axes;
+    if !new.datasets.iter().any(|d| &d.label == label) {
+        format!("is gone: dataset `{label}` was removed")
+    } else if !axes.depths.contains(&p.depth) {
+        format!("is gone: `depths` no longer has {}", p.depth)
+    } else if !axes.widths.contains(&p.width) {
+        format!("is gone: `widths` no longer has {}", p.width)
+    } else if !axes.activations.contains(&p.activation) {
+        format!("is gone: `activations` no longer has `{}`", p.activation)
+    } else if !axes.seeds.contains(&p.seed) {
+        format!("is gone: `seeds` no longer has {}", p.seed)
+    } else {
+        let (old, t) = (&stored.axes, &p.train);
+        let size = t.train_size.unwrap_or(0);
+        None.or_else(|| {
+            axis_change(
+                "learning_rates",
+                &old.learning_rates,
+                &axes.learning_rates,
+                t.learning_rate,
+            )
+        })
+        .or_else(|| axis_change("optimizers", &old.optimizers, &axes.optimizers, t.optimizer))
+        .or_else(|| axis_change("epochs", &old.epochs, &axes.epochs, t.epochs))
+        .or_else(|| {
+            axis_change(
+                "batch_sizes",
+                &old.batch_sizes,
+                &axes.batch_sizes,
+                t.batch_size,
+            )
+        })
+        .or_else(|| {
+            axis_change(
+                "label_noise",
+                &old.label_noise,
+                &axes.label_noise,
+                t.label_noise,
+            )
+        })
+        .or_else(|| axis_change("train_sizes", &old.train_sizes, &axes.train_sizes, size))
+        .unwrap_or_else(|| "is gone from the grid".to_string())
+    }
+}
+
+/// How an optional axis changed so that a point with `value` on it lost its id: optional axes
+/// put their value in ids only while swept (more than one value).
+fn axis_change<T: PartialEq + std::fmt::Display>(
+    name: &str,
+    old: &Option<Vec<T>>,
+    new: &Option<Vec<T>>,
+    value: T,
+) -> Option<String> {
+    let swept = |a: &Option<Vec<T>>| a.as_ref().is_some_and(|v| v.len() > 1);
+    match (swept(old), swept(new)) {
+        (true, false) => Some(format!(
+            "is gone: `{name}` is no longer swept, so ids lose its suffix"
+        )),
+        (false, true) => Some(format!(
+            "is gone: `{name}` is now swept, so ids gain its suffix"
+        )),
+        (true, true) if !new.as_ref().is_some_and(|v| v.contains(&value)) => {
+            Some(format!("is gone: `{name}` no longer has {value}"))
+        }
+        _ => None,
+    }
+}
+
+/// A setting as the error message shows it.
+fn show<T: std::fmt::Display>(v: &T) -> String {
+    v.to_string()
+}
+
+/// An optional setting as the error message shows it.
+fn show_opt<T: std::fmt::Display>(v: &Option<T>) -> String {
+    v.as_ref()
+        .map_or_else(|| "unset".to_string(), |x| format!("{x}"))
 }

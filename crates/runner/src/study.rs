@@ -7,8 +7,29 @@
 //!
 //! A setting for a grid point comes from, in order: its axis (when the axis is given), the
 //! dataset's own `train` table, the study's `[train]` table, the built-in default.
+//!
+//! No axis may list a value twice (names compare case-insensitively, numbers by value): the
+//! two grid points would share an id. Float axis values appear in ids as Rust prints them
+//! (`-lr0.01`, `-ln0.2`) for magnitudes from 1e-6 up to 1e6, and in exponent form outside
+//! that range (`-lr1e-7`, `-lr1e30`), where the plain form runs to dozens of digits.
+//!
+//! # Limits
+//!
+//! Values that could only exhaust memory or run for years are refused, with the limit in the
+//! message, before anything is written. They are far above anything a CPU study of MLPs
+//! runs; the `train` command applies the same ones to its flags.
+//!
+//! | what | limit |
+//! |---|---|
+//! | depth (hidden layers) | [`MAX_DEPTH`] = 1,000 |
+//! | width | [`MAX_WIDTH`] = 1,000,000 |
+//! | parameters of one model, on its data's inputs and outputs | [`MAX_PARAMETERS`] = 10⁹ |
+//! | activations of a batch, batch × (inputs + depth·width + outputs) | [`MAX_ACTIVATIONS`] = 10⁹ |
+//! | epochs, patience | [`MAX_EPOCHS`] = 1,000,000 |
+//! | batch size, `train_size`, `n_samples` | [`MAX_BATCH_SIZE`] = 10,000,000 |
+//! | grid points of a study | [`MAX_GRID_POINTS`] = 1,000,000 |
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -25,6 +46,22 @@ pub const DEFAULT_STUDY_TOML: &str = include_str!("default_study.toml");
 
 /// How the built-in default study is named in messages.
 pub const DEFAULT_ORIGIN: &str = "<built-in default study>";
+
+/// Most hidden layers a model may have.
+pub const MAX_DEPTH: usize = 1_000;
+/// Widest hidden layer allowed.
+pub const MAX_WIDTH: usize = 1_000_000;
+/// Most trainable parameters one model may have: 4 GB of `f32` weights, about 16 GB with
+/// gradients and Adam's moments.
+pub const MAX_PARAMETERS: u128 = 1_000_000_000;
+/// Most activations one mini-batch may hold across the layers of a model (4 GB of `f32`).
+pub const MAX_ACTIVATIONS: u128 = 1_000_000_000;
+/// Most epochs (and largest patience) a run may ask for; every epoch is kept in its record.
+pub const MAX_EPOCHS: usize = 1_000_000;
+/// Largest mini-batch (and `train_size`): no dataset may have more samples than this.
+pub const MAX_BATCH_SIZE: usize = crate::data::MAX_SAMPLES;
+/// Most grid points a study may expand to (every point is held in memory while it runs).
+pub const MAX_GRID_POINTS: usize = 1_000_000;
 
 /// A study that could not be read or is not valid.
 #[derive(Debug, thiserror::Error)]
@@ -233,6 +270,15 @@ pub struct Study {
     pub source: String,
     /// Where the TOML came from (a path or [`DEFAULT_ORIGIN`]).
     pub origin: String,
+    /// Where each dataset entry and its keys are written, for errors only loading finds.
+    places: Vec<DatasetPlace>,
+}
+
+/// `origin:line:column` of a dataset entry and of the keys written in it.
+#[derive(Debug, Clone, Default)]
+struct DatasetPlace {
+    entry: String,
+    keys: BTreeMap<String, String>,
 }
 
 /// One point of a study's grid: everything needed to train one model.
@@ -276,6 +322,18 @@ impl Study {
             source,
         })?;
         Study::parse(&source, &path.display().to_string())
+    }
+
+    /// `origin:line:column` of dataset `dataset`'s key `key` (a knob such as `n_samples`, or a
+    /// `params` name) when the file sets it, else of the dataset entry; for errors found only
+    /// when the data is loaded.
+    pub fn dataset_location(&self, dataset: usize, key: Option<&str>) -> String {
+        let Some(place) = self.places.get(dataset) else {
+            return self.origin.clone();
+        };
+        key.and_then(|k| place.keys.get(k))
+            .unwrap_or(&place.entry)
+            .clone()
     }
 
     /// Validates study TOML text; `origin` names it in errors.
@@ -330,7 +388,8 @@ impl Study {
                                     };
                                     let mut suffix = String::new();
                                     if swept(&self.axes.learning_rates) {
-                                        suffix.push_str(&format!("-lr{learning_rate}"));
+                                        suffix
+                                            .push_str(&format!("-lr{}", id_number(learning_rate)));
                                     }
                                     if swept(&self.axes.optimizers) {
                                         suffix.push_str(&format!("-{optimizer}"));
@@ -342,7 +401,7 @@ impl Study {
                                         suffix.push_str(&format!("-b{batch_size}"));
                                     }
                                     if swept(&self.axes.label_noise) {
-                                        suffix.push_str(&format!("-ln{label_noise}"));
+                                        suffix.push_str(&format!("-ln{}", id_number(label_noise)));
                                     }
                                     if swept(&self.axes.train_sizes) {
                                         let n = train_size.map_or(0, |n| n);
@@ -386,6 +445,62 @@ impl Study {
             }
         }
     }
+}
+
+/// A float as ids show it: as Rust prints it for magnitudes in [1e-6, 1e6) and zero, the form
+/// ids of existing results directories were made with (they resume by id), and in exponent
+/// form outside, where the plain form runs to dozens of digits (1e300 would not fit in a file
+/// name). Both forms round-trip, so distinct values keep distinct ids.
+fn id_number(x: f64) -> String {
+    let magnitude = x.abs();
+    if magnitude == 0.0 || (1e-6..1e6).contains(&magnitude) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
+/// Trainable parameters of an MLP (biases included), exactly; `u128` cannot overflow for
+/// any `usize` sizes and depths up to [`MAX_DEPTH`].
+pub fn model_parameters(inputs: usize, depth: usize, width: usize, outputs: usize) -> u128 {
+    let (i, w, o) = (inputs as u128, width as u128, outputs as u128);
+    if depth == 0 {
+        return i * o + o;
+    }
+    let hidden = (depth as u128 - 1).saturating_mul(w * w + w);
+    (i * w + w).saturating_add(hidden).saturating_add(w * o + o)
+}
+
+/// Checks a model against [`MAX_PARAMETERS`] and one mini-batch of `batch` samples against
+/// [`MAX_ACTIVATIONS`], once the data's inputs and outputs are known.
+///
+/// # Errors
+/// A message naming the sizes, the count and the limit.
+pub fn check_model_size(
+    inputs: usize,
+    outputs: usize,
+    depth: usize,
+    width: usize,
+    batch: usize,
+) -> Result<(), String> {
+    let params = model_parameters(inputs, depth, width, outputs);
+    let shape = format!("depth {depth} x width {width} on {inputs} inputs and {outputs} outputs");
+    if params > MAX_PARAMETERS {
+        return Err(format!(
+            "{shape} has {params} parameters, more than the limit of {MAX_PARAMETERS}"
+        ));
+    }
+    let per_sample = (inputs as u128)
+        .saturating_add((depth as u128).saturating_mul(width as u128))
+        .saturating_add(outputs as u128);
+    let values = (batch as u128).saturating_mul(per_sample);
+    if values > MAX_ACTIVATIONS {
+        return Err(format!(
+            "{shape} with batch size {batch} holds {values} activations per batch, more than the \
+             limit of {MAX_ACTIVATIONS}; use a smaller batch size"
+        ));
+    }
+    Ok(())
 }
 
 /// Whether an optional axis has more than one value (and so appears in ids).
@@ -440,6 +555,12 @@ impl Cx<'_> {
             message: message.split_whitespace().collect::<Vec<_>>().join(" "),
         }
     }
+
+    /// `origin:line:column` of a span.
+    fn at(&self, span: Range<usize>) -> String {
+        let (line, column) = line_column(self.source, span.start);
+        format!("{}:{line}:{column}", self.origin)
+    }
 }
 
 /// The source text a span covers, cut to its first line and at most 40 characters.
@@ -485,7 +606,7 @@ struct RawAxes {
     widths: Spanned<Vec<Spanned<i64>>>,
     activations: Spanned<Vec<Spanned<String>>>,
     #[serde(default)]
-    seeds: Option<Spanned<Vec<u64>>>,
+    seeds: Option<Spanned<Vec<Spanned<u64>>>>,
     #[serde(default)]
     learning_rates: Option<Spanned<Vec<Spanned<f64>>>>,
     #[serde(default)]
@@ -521,7 +642,7 @@ struct RawDatasetTable {
     #[serde(default)]
     label: Option<Spanned<String>>,
     #[serde(default)]
-    target: Option<String>,
+    target: Option<Spanned<String>>,
     #[serde(default)]
     n_samples: Option<Spanned<i64>>,
     #[serde(default)]
@@ -531,7 +652,7 @@ struct RawDatasetTable {
     #[serde(default = "yes")]
     standardize: bool,
     #[serde(default)]
-    params: BTreeMap<String, f64>,
+    params: BTreeMap<Spanned<String>, f64>,
     #[serde(default)]
     train: Option<RawSettings>,
 }
@@ -575,7 +696,8 @@ impl<'de> Deserialize<'de> for RawDataset {
 
 // ---- validation ------------------------------------------------------------------------
 
-fn count(cx: &Cx, v: &Spanned<i64>, what: &str, min: i64) -> Result<usize, StudyError> {
+/// An integer in `min..=max`.
+fn count(cx: &Cx, v: &Spanned<i64>, what: &str, min: i64, max: usize) -> Result<usize, StudyError> {
     let x = *v.get_ref();
     if x < min {
         return Err(cx.err(
@@ -583,7 +705,15 @@ fn count(cx: &Cx, v: &Spanned<i64>, what: &str, min: i64) -> Result<usize, Study
             format!("{what} {x} is not allowed (must be at least {min})"),
         ));
     }
-    usize::try_from(x).map_err(|_| cx.err(v.span(), format!("{what} {x} is too large")))
+    usize::try_from(x)
+        .ok()
+        .filter(|&n| n <= max)
+        .ok_or_else(|| {
+            cx.err(
+                v.span(),
+                format!("{what} {x} is too large (the limit is {max})"),
+            )
+        })
 }
 
 fn fraction(cx: &Cx, v: &Spanned<f64>, what: &str, hi_open: bool) -> Result<f64, StudyError> {
@@ -610,16 +740,6 @@ fn positive(cx: &Cx, v: &Spanned<f64>, what: &str) -> Result<f64, StudyError> {
     Ok(x)
 }
 
-fn non_empty<T>(cx: &Cx, axis: &Spanned<Vec<T>>, name: &str) -> Result<(), StudyError> {
-    if axis.get_ref().is_empty() {
-        return Err(cx.err(
-            axis.span(),
-            format!("axis `{name}` is empty; give at least one value"),
-        ));
-    }
-    Ok(())
-}
-
 fn optimizer(cx: &Cx, v: &Spanned<String>) -> Result<OptimizerKind, StudyError> {
     v.get_ref().parse().map_err(|m: String| cx.err(v.span(), m))
 }
@@ -629,15 +749,109 @@ fn activation(cx: &Cx, v: &Spanned<String>) -> Result<String, StudyError> {
     crate::execute::parse_activation(&name).map_err(|m| cx.err(v.span(), m))
 }
 
+/// What makes two values of an axis the same grid setting.
+trait AxisValue: fmt::Display {
+    /// Equal for values that train alike (so `"Adam"` repeats `"adam"`).
+    fn key(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl AxisValue for usize {}
+impl AxisValue for u64 {}
+impl AxisValue for String {}
+impl AxisValue for OptimizerKind {}
+
+impl AxisValue for f64 {
+    fn key(&self) -> String {
+        // -0 trains as 0; Display is the shortest round-trip form, so other values stay apart.
+        (self + 0.0).to_string()
+    }
+}
+
+/// An axis: not empty, every value valid, and no value twice, since the two grid points
+/// would share an id (both would run, and merging would keep only one).
+fn axis<R, T: AxisValue>(
+    cx: &Cx,
+    raw: &Spanned<Vec<Spanned<R>>>,
+    name: &str,
+    parse: impl Fn(&Spanned<R>) -> Result<T, StudyError>,
+) -> Result<Vec<T>, StudyError> {
+    if raw.get_ref().is_empty() {
+        return Err(cx.err(
+            raw.span(),
+            format!("axis `{name}` is empty; give at least one value"),
+        ));
+    }
+    let mut values = Vec::with_capacity(raw.get_ref().len());
+    // Each key with the value first written for it, to name both when they print apart (-0, 0).
+    let mut seen = HashMap::new();
+    for v in raw.get_ref() {
+        let x = parse(v)?;
+        if let Some(first) = seen.insert(x.key(), x.to_string()) {
+            let what = if first == x.to_string() {
+                format!("`{x}` twice")
+            } else {
+                format!("`{x}` (the same as `{first}`)")
+            };
+            return Err(cx.err(
+                v.span(),
+                format!("axis `{name}` lists {what}, which would repeat grid ids"),
+            ));
+        }
+        values.push(x);
+    }
+    Ok(values)
+}
+
+/// [`axis`] for an optional axis.
+fn optional_axis<R, T: AxisValue>(
+    cx: &Cx,
+    raw: &Option<Spanned<Vec<Spanned<R>>>>,
+    name: &str,
+    parse: impl Fn(&Spanned<R>) -> Result<T, StudyError>,
+) -> Result<Option<Vec<T>>, StudyError> {
+    raw.as_ref().map(|a| axis(cx, a, name, parse)).transpose()
+}
+
+/// Byte offset of `key = ...` in the table starting at `from` (its header or inline brace),
+/// ignoring comments; `None` when the key is not written there.
+fn find_key(source: &str, from: usize, key: &str) -> Option<usize> {
+    if key.is_empty() {
+        return None;
+    }
+    let mut offset = from;
+    for (i, line) in source.get(from..)?.split_inclusive('\n').enumerate() {
+        if i > 0 && line.trim_start().starts_with('[') {
+            return None;
+        }
+        let code = line.split('#').next().unwrap_or("");
+        let mut start = 0;
+        while let Some(p) = code[start..].find(key) {
+            let at = start + p;
+            let follows_word = code[..at]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !follows_word && code[at + key.len()..].trim_start().starts_with('=') {
+                return Some(offset + at);
+            }
+            start = at + key.len();
+        }
+        offset += line.len();
+    }
+    None
+}
+
 impl RawSettings {
     /// Applies these overrides on top of `base`.
     fn apply(&self, cx: &Cx, base: &TrainSettings) -> Result<TrainSettings, StudyError> {
         let mut t = base.clone();
         if let Some(v) = &self.epochs {
-            t.epochs = count(cx, v, "epochs", 1)?;
+            t.epochs = count(cx, v, "epochs", 1, MAX_EPOCHS)?;
         }
         if let Some(v) = &self.batch_size {
-            t.batch_size = count(cx, v, "batch_size", 1)?;
+            t.batch_size = count(cx, v, "batch_size", 1, MAX_BATCH_SIZE)?;
         }
         if let Some(v) = &self.learning_rate {
             t.learning_rate = positive(cx, v, "learning_rate")?;
@@ -660,14 +874,14 @@ impl RawSettings {
         }
         if let Some(v) = &self.patience {
             // 0 switches early stopping off, which reads better than a missing key in overrides.
-            let p = count(cx, v, "patience", 0)?;
+            let p = count(cx, v, "patience", 0, MAX_EPOCHS)?;
             t.patience = (p > 0).then_some(p);
         }
         if let Some(v) = &self.label_noise {
             t.label_noise = fraction(cx, v, "label_noise", true)?;
         }
         if let Some(v) = &self.train_size {
-            t.train_size = Some(count(cx, v, "train_size", 1)?);
+            t.train_size = Some(count(cx, v, "train_size", 1, MAX_BATCH_SIZE)?);
         }
         Ok(t)
     }
@@ -688,110 +902,51 @@ impl RawStudy {
             ));
         }
 
+        let axes_span = self.axes.span();
         let axes = self.axes.into_inner();
-        let depths = {
-            non_empty(cx, &axes.depths, "depths")?;
-            let v = axes
-                .depths
-                .get_ref()
-                .iter()
-                .map(|d| count(cx, d, "depth", 0));
-            v.collect::<Result<Vec<_>, _>>()?
-        };
-        let widths = {
-            non_empty(cx, &axes.widths, "widths")?;
-            let v = axes
-                .widths
-                .get_ref()
-                .iter()
-                .map(|w| count(cx, w, "width", 1));
-            v.collect::<Result<Vec<_>, _>>()?
-        };
-        non_empty(cx, &axes.activations, "activations")?;
-        let activations = axes
-            .activations
-            .get_ref()
-            .iter()
-            .map(|a| activation(cx, a))
-            .collect::<Result<Vec<_>, _>>()?;
-        let seeds = match &axes.seeds {
-            Some(s) => {
-                non_empty(cx, s, "seeds")?;
-                s.get_ref().clone()
-            }
-            None => vec![0],
-        };
-        let ints = |axis: &Option<Spanned<Vec<Spanned<i64>>>>, name: &str, what: &str| {
-            axis.as_ref()
-                .map(|a| {
-                    non_empty(cx, a, name)?;
-                    a.get_ref()
-                        .iter()
-                        .map(|v| count(cx, v, what, 1))
-                        .collect::<Result<Vec<_>, _>>()
-                })
-                .transpose()
-        };
-        let learning_rates = axes
-            .learning_rates
-            .as_ref()
-            .map(|a| {
-                non_empty(cx, a, "learning_rates")?;
-                a.get_ref()
-                    .iter()
-                    .map(|v| positive(cx, v, "learning rate"))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .transpose()?;
-        let optimizers = axes
-            .optimizers
-            .as_ref()
-            .map(|a| {
-                non_empty(cx, a, "optimizers")?;
-                a.get_ref()
-                    .iter()
-                    .map(|v| optimizer(cx, v))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .transpose()?;
-        let label_noise = axes
-            .label_noise
-            .as_ref()
-            .map(|a| {
-                non_empty(cx, a, "label_noise")?;
-                a.get_ref()
-                    .iter()
-                    .map(|v| fraction(cx, v, "label noise", true))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .transpose()?;
+        let depths = axis(cx, &axes.depths, "depths", |v| {
+            count(cx, v, "depth", 0, MAX_DEPTH)
+        })?;
+        let widths = axis(cx, &axes.widths, "widths", |v| {
+            count(cx, v, "width", 1, MAX_WIDTH)
+        })?;
+        let activations = axis(cx, &axes.activations, "activations", |v| activation(cx, v))?;
+        let seeds = optional_axis(cx, &axes.seeds, "seeds", |v| Ok(*v.get_ref()))?;
         let axes_v = Axes {
             depths,
             widths,
             activations,
-            seeds,
-            learning_rates,
-            optimizers,
-            epochs: ints(&axes.epochs, "epochs", "epochs")?,
-            batch_sizes: ints(&axes.batch_sizes, "batch_sizes", "batch size")?,
-            label_noise,
-            train_sizes: ints(&axes.train_sizes, "train_sizes", "training-set size")?,
+            seeds: seeds.unwrap_or_else(|| vec![0]),
+            learning_rates: optional_axis(cx, &axes.learning_rates, "learning_rates", |v| {
+                positive(cx, v, "learning rate")
+            })?,
+            optimizers: optional_axis(cx, &axes.optimizers, "optimizers", |v| optimizer(cx, v))?,
+            epochs: optional_axis(cx, &axes.epochs, "epochs", |v| {
+                count(cx, v, "epochs", 1, MAX_EPOCHS)
+            })?,
+            batch_sizes: optional_axis(cx, &axes.batch_sizes, "batch_sizes", |v| {
+                count(cx, v, "batch size", 1, MAX_BATCH_SIZE)
+            })?,
+            label_noise: optional_axis(cx, &axes.label_noise, "label_noise", |v| {
+                fraction(cx, v, "label noise", true)
+            })?,
+            train_sizes: optional_axis(cx, &axes.train_sizes, "train_sizes", |v| {
+                count(cx, v, "training-set size", 1, MAX_BATCH_SIZE)
+            })?,
         };
-        let seeds_span = axes.seeds.as_ref().map_or(0..0, |s| s.span());
-        for (name, dup, span) in [
-            ("depths", has_duplicate(&axes_v.depths), axes.depths.span()),
-            ("widths", has_duplicate(&axes_v.widths), axes.widths.span()),
-            (
-                "activations",
-                has_duplicate(&axes_v.activations),
-                axes.activations.span(),
-            ),
-            ("seeds", has_duplicate(&axes_v.seeds), seeds_span),
-        ] {
-            if let Some(v) = dup {
+        // The data's inputs and outputs are only known once it loads (the sweep checks the
+        // exact count then); one of each is a lower bound that already rejects widths no
+        // dataset could train at the deepest depth.
+        let deepest = axes_v.depths.iter().copied().max().unwrap_or(0);
+        for (&width, raw) in axes_v.widths.iter().zip(axes.widths.get_ref()) {
+            let params = model_parameters(1, deepest, width, 1);
+            if params > MAX_PARAMETERS {
                 return Err(cx.err(
-                    span,
-                    format!("axis `{name}` lists {v} twice, which would repeat grid ids"),
+                    raw.span(),
+                    format!(
+                        "width {width} at depth {deepest} makes models of more than {params} \
+                         parameters, above the limit of {MAX_PARAMETERS}"
+                    ),
                 ));
             }
         }
@@ -808,6 +963,7 @@ impl RawStudy {
             ));
         }
         let mut datasets = Vec::new();
+        let mut places = Vec::new();
         let mut labels = HashSet::new();
         for entry in self.datasets.get_ref() {
             let raw = &entry.get_ref().0;
@@ -843,14 +999,37 @@ impl RawStudy {
                 Some(t) => t.apply(cx, &study_train)?,
                 None => study_train.clone(),
             };
+            let mut keys: BTreeMap<String, String> = raw
+                .params
+                .keys()
+                .map(|k| (k.get_ref().clone(), cx.at(k.span())))
+                .collect();
+            let knobs = [
+                ("target", raw.target.as_ref().map(Spanned::span)),
+                ("n_samples", raw.n_samples.as_ref().map(Spanned::span)),
+                ("noise", raw.noise.as_ref().map(Spanned::span)),
+                (
+                    "test_fraction",
+                    raw.test_fraction.as_ref().map(Spanned::span),
+                ),
+            ];
+            for (knob, span) in knobs {
+                if let Some(span) = span {
+                    keys.insert(knob.to_string(), cx.at(span));
+                }
+            }
+            places.push(DatasetPlace {
+                entry: cx.at(name_span),
+                keys,
+            });
             datasets.push(DatasetConfig {
                 name,
                 label,
-                target: raw.target.clone(),
+                target: raw.target.as_ref().map(|t| t.get_ref().clone()),
                 n_samples: raw
                     .n_samples
                     .as_ref()
-                    .map(|v| count(cx, v, "n_samples", 1))
+                    .map(|v| count(cx, v, "n_samples", 1, crate::data::MAX_SAMPLES))
                     .transpose()?,
                 noise: raw
                     .noise
@@ -876,18 +1055,57 @@ impl RawStudy {
                     })
                     .transpose()?,
                 standardize: raw.standardize,
-                params: raw.params.clone(),
+                params: raw
+                    .params
+                    .iter()
+                    .map(|(k, v)| (k.get_ref().clone(), *v))
+                    .collect(),
                 train,
             });
+        }
+
+        let a = &axes_v;
+        let lengths = [
+            datasets.len(),
+            a.depths.len(),
+            a.widths.len(),
+            a.activations.len(),
+            a.seeds.len(),
+            a.learning_rates.as_ref().map_or(1, Vec::len),
+            a.optimizers.as_ref().map_or(1, Vec::len),
+            a.epochs.as_ref().map_or(1, Vec::len),
+            a.batch_sizes.as_ref().map_or(1, Vec::len),
+            a.label_noise.as_ref().map_or(1, Vec::len),
+            a.train_sizes.as_ref().map_or(1, Vec::len),
+        ];
+        let points = lengths
+            .iter()
+            .fold(1u128, |n, &k| n.saturating_mul(k as u128));
+        if points > MAX_GRID_POINTS as u128 {
+            return Err(cx.err(
+                axes_span,
+                format!(
+                    "the grid has {points} points (datasets x every axis), more than the limit \
+                     of {MAX_GRID_POINTS}; shorten the axes or split the study"
+                ),
+            ));
         }
 
         let report = match self.report {
             Some(r) => {
                 let span = r.span();
                 let settings = r.into_inner();
-                settings
-                    .validate()
-                    .map_err(|m| cx.err(span, format!("[report]: {m}")))?;
+                settings.validate().map_err(|m| {
+                    // The message names the key first (`[report] overfit_gap = -5 ...`): point
+                    // at it rather than at the table when it is written there.
+                    let key = m
+                        .strip_prefix("[report] ")
+                        .and_then(|rest| rest.split([' ', '=']).next());
+                    let at = key
+                        .and_then(|k| find_key(cx.source, span.start, k))
+                        .map_or(span, |i| i..i);
+                    cx.err(at, m)
+                })?;
                 settings
             }
             None => ReportSettings::default(),
@@ -901,13 +1119,32 @@ impl RawStudy {
             report,
             source: cx.source.to_string(),
             origin: cx.origin.to_string(),
+            places,
         })
     }
 }
 
-fn has_duplicate<T: PartialEq + fmt::Display>(v: &[T]) -> Option<String> {
-    v.iter()
-        .enumerate()
-        .find(|(i, x)| v[..*i].contains(x))
-        .map(|(_, x)| format!("`{x}`"))
+#[cfg(test)]
+mod tests {
+    use super::{find_key, id_number};
+
+    #[test]
+    fn find_key_skips_comments_longer_keys_and_other_tables() {
+        let src = "[report]\n# overfit_gap = 1\nmy_overfit_gap = 2\noverfit_gap=3\n[train]\n";
+        assert_eq!(find_key(src, 0, "overfit_gap"), src.find("overfit_gap=3"));
+        assert_eq!(find_key(src, 0, "epochs"), None);
+        let inline = "report = { trend_drop = -1 }\n";
+        assert_eq!(find_key(inline, 9, "trend_drop"), Some(11));
+        assert_eq!(find_key(src, 0, ""), None);
+    }
+
+    #[test]
+    fn id_numbers_switch_to_exponents_only_outside_the_plain_range() {
+        assert_eq!(id_number(0.0), "0");
+        assert_eq!(id_number(1e-6), "0.000001");
+        assert_eq!(id_number(999_999.5), "999999.5");
+        assert_eq!(id_number(1e6), "1e6");
+        assert_eq!(id_number(2.5e-7), "2.5e-7");
+        assert_eq!(id_number(f64::MAX), "1.7976931348623157e308");
+    }
 }

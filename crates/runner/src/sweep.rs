@@ -23,12 +23,22 @@ use crate::study::{GridPoint, Study};
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
     /// A dataset of the study cannot be loaded as configured (bad user input).
-    #[error("dataset `{dataset}`: {source}")]
+    #[error("{}", data_message(.at, .source))]
     Data {
-        /// The dataset entry.
-        dataset: String,
+        /// `study.toml:line:column` of the dataset entry, or of the key at fault.
+        at: String,
         /// The data module's error.
         source: DataError,
+    },
+    /// A model of the grid would be too large for its dataset (bad user input).
+    #[error("{at}: dataset {dataset}: {message}")]
+    ModelTooLarge {
+        /// `study.toml:line:column` of the dataset entry.
+        at: String,
+        /// The dataset's name.
+        dataset: String,
+        /// The sizes, the count and the limit.
+        message: String,
     },
     /// The results directory cannot be read or written.
     #[error(transparent)]
@@ -56,10 +66,30 @@ pub enum SweepError {
 impl SweepError {
     /// Whether the error is the user's input (exit code 2) rather than a failure.
     pub fn is_user_error(&self) -> bool {
-        matches!(
-            self,
-            SweepError::Data { .. } | SweepError::OtherStudy { .. }
-        )
+        match self {
+            SweepError::Data { .. }
+            | SweepError::ModelTooLarge { .. }
+            | SweepError::OtherStudy { .. } => true,
+            SweepError::Store(e) => e.is_user_error(),
+            SweepError::Threads { .. } => false,
+        }
+    }
+}
+
+/// A data error as a study reports it. Errors inside a data file already carry its
+/// `file:line:column`; the others are about what the study asks for, so they start with
+/// where the study asks it.
+fn data_message(at: &str, e: &DataError) -> String {
+    let hint = if matches!(e, DataError::TooManyClasses { .. }) {
+        "; if the target is numeric, add params = { classification = 0 } to this dataset to \
+         treat it as a regression target"
+    } else {
+        ""
+    };
+    if e.is_in_file() {
+        format!("{e}{hint}")
+    } else {
+        format!("{at}: {e}{hint}")
     }
 }
 
@@ -147,23 +177,50 @@ impl RunPlan {
     }
 
     /// Checks everything that can be checked without writing: every dataset (with every
-    /// label-noise and training-set size the grid asks for) loads, and the existing results,
-    /// if any, are readable. Call before [`run`], so bad input changes nothing on disk.
+    /// label-noise and training-set size the grid asks for) loads, every model fits the size
+    /// limits of [`crate::study`] on its data, and the existing results, if any, are readable.
+    /// Call before [`run`], so bad input changes nothing on disk.
     ///
     /// # Errors
-    /// [`SweepError::Data`] for data that cannot be loaded; [`SweepError::Store`] for
-    /// corrupt existing results.
+    /// [`SweepError::Data`] for data that cannot be loaded; [`SweepError::ModelTooLarge`] for
+    /// a model over the limits; [`SweepError::Store`] for corrupt existing results or results
+    /// made with other settings ([`store::check_continuation`]).
     pub fn check(&self) -> Result<(), SweepError> {
         let mut seen = HashSet::new();
+        let mut shapes = HashSet::new();
         for p in self.study.grid() {
             let ds = &self.study.datasets[p.dataset];
             let key = (p.dataset, p.train.label_noise.to_bits(), p.train.train_size);
             if seen.insert(key) {
                 let spec = execute::data_spec(ds, p.seed, &p.train);
-                data::load(&spec).map_err(|source| SweepError::Data {
-                    dataset: ds.name.clone(),
+                let loaded = data::load(&spec).map_err(|source| SweepError::Data {
+                    at: self.study.dataset_location(p.dataset, source.key()),
                     source,
                 })?;
+                shapes.insert((
+                    p.dataset,
+                    loaded.n_features,
+                    loaded.n_outputs,
+                    loaded.n_train(),
+                ));
+            }
+        }
+        // Every axis value is within its own limit; only their combination with the data's
+        // sizes can still be too large.
+        let mut checked = HashSet::new();
+        for p in self.study.grid() {
+            for &(d, inputs, outputs, n_train) in shapes.iter().filter(|s| s.0 == p.dataset) {
+                let batch = p.train.batch_size.min(n_train);
+                if !checked.insert((d, inputs, outputs, p.depth, p.width, batch)) {
+                    continue;
+                }
+                crate::study::check_model_size(inputs, outputs, p.depth, p.width, batch).map_err(
+                    |message| SweepError::ModelTooLarge {
+                        at: self.study.dataset_location(d, None),
+                        dataset: self.study.datasets[d].name.clone(),
+                        message,
+                    },
+                )?;
             }
         }
         // Results of two studies must not mix in one directory (ids could even collide).
@@ -176,7 +233,8 @@ impl RunPlan {
                 found: existing.name,
             });
         }
-        store::read_results(&self.out.results())?;
+        // Same name is not enough: changed settings would mix two setups' results.
+        store::check_continuation(&self.out, &self.study)?;
         Ok(())
     }
 }

@@ -6,7 +6,9 @@
 //! all integer-valued, with at most [`MAX_INFERRED_CLASSES`] distinct values is a class label
 //! (classes are the distinct values in increasing numeric order); any other all-numeric target
 //! is a regression target; a target with any non-numeric cell holds string class labels,
-//! mapped to class indices in sorted (byte-wise) order.
+//! mapped to class indices in sorted (byte-wise) order. A target cell that is empty, `NA`,
+//! `N/A`, `null` (any case) or a non-finite number is an error, for class and value targets
+//! alike: there is no missing-value handling to hide it.
 //!
 //! Error positions are `file:line:column`, where `line` is the 1-based line of the record in the
 //! file and `column` the 1-based field number (the column's name is in the message too).
@@ -115,8 +117,9 @@ pub(crate) fn read(path: &Path, target: &str, force: Option<Task>) -> Result<Csv
             });
         }
         for &c in &feature_cols {
-            x.push(parse_number(&record[c], &shown, line, c, &header[c])? as f32);
+            x.push(parse_number(&record[c], &shown, line, c, &header[c])?);
         }
+        check_target(&record[target_col], &shown, line, target_col, target)?;
         targets.push(Cell {
             text: record[target_col].to_string(),
             line,
@@ -162,24 +165,74 @@ pub(crate) fn read(path: &Path, target: &str, force: Option<Task>) -> Result<Csv
     })
 }
 
-/// Parses one cell as a finite number, or reports where it is and what it holds.
+/// Parses one cell as a number finite as `f32` (the network's type: 1e300 is finite as
+/// `f64` but would train as infinity), or reports where it is and what it holds.
 fn parse_number(
     text: &str,
     path: &str,
     line: u64,
     col: usize,
     name: &str,
-) -> Result<f64, DataError> {
-    text.parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite())
-        .ok_or_else(|| DataError::NotANumber {
+) -> Result<f32, DataError> {
+    if text.is_empty() {
+        return Err(empty_cell(path, line, col, name));
+    }
+    let Some(v) = text.parse::<f64>().ok().filter(|v| v.is_finite()) else {
+        return Err(DataError::NotANumber {
+            path: path.to_string(),
+            line,
+            column: col + 1,
+            column_name: name.to_string(),
+            value: text.to_string(),
+        });
+    };
+    let narrow = v as f32;
+    if narrow.is_finite() {
+        Ok(narrow)
+    } else {
+        Err(DataError::OutOfRange {
             path: path.to_string(),
             line,
             column: col + 1,
             column_name: name.to_string(),
             value: text.to_string(),
         })
+    }
+}
+
+fn empty_cell(path: &str, line: u64, col: usize, name: &str) -> DataError {
+    DataError::EmptyCell {
+        path: path.to_string(),
+        line,
+        column: col + 1,
+        column_name: name.to_string(),
+    }
+}
+
+/// Rejects a target cell that marks a missing value. Left in, it would silently become a
+/// class of its own (`""`, `NA`), or turn a regression column into hundreds of classes.
+fn check_target(
+    text: &str,
+    path: &str,
+    line: u64,
+    col: usize,
+    name: &str,
+) -> Result<(), DataError> {
+    if text.is_empty() {
+        return Err(empty_cell(path, line, col, name));
+    }
+    let marker = matches!(text.to_ascii_lowercase().as_str(), "na" | "n/a" | "null");
+    let non_finite = text.parse::<f64>().is_ok_and(|v| !v.is_finite());
+    if marker || non_finite {
+        return Err(DataError::NotANumber {
+            path: path.to_string(),
+            line,
+            column: col + 1,
+            column_name: name.to_string(),
+            value: text.to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// Decides the task and turns target cells into labels (and class names for classification).
@@ -212,7 +265,7 @@ fn targets_to_labels<'a>(
             let mut y = Vec::with_capacity(cells.len());
             for cell in cells {
                 let (path, line, col, name) = place(cell);
-                y.push(parse_number(&cell.text, path, line, col, name)? as f32);
+                y.push(parse_number(&cell.text, path, line, col, name)?);
             }
             Ok((Labels::Values(y), None))
         }

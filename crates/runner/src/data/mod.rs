@@ -47,8 +47,11 @@
 //! The task is inferred unless `params.classification` is 1 (classification) or 0
 //! (regression): a target of integers with at most [`MAX_INFERRED_CLASSES`] distinct values
 //! is a class label (classes in increasing numeric order), other numbers are a regression
-//! target, and text labels are classes in sorted order. Errors point at `file:line:column`,
-//! `column` being the 1-based field number.
+//! target, and text labels are classes in sorted order. Every row needs a target: an empty
+//! cell, `NA`, `N/A`, `null` or a non-finite number there is an error, as in a feature
+//! column; numbers must also be finite as `f32` (magnitude at most about 3.4e38), the type
+//! the network computes in. Errors point at `file:line:column`, `column` being the 1-based
+//! field number.
 
 mod classification;
 mod csv_file;
@@ -346,6 +349,38 @@ pub enum DataError {
         /// The cell text.
         value: String,
     },
+    /// A CSV cell that should hold a value is empty.
+    #[error(
+        "{path}:{line}:{column}: empty cell in column \"{column_name}\"; every row needs a value"
+    )]
+    EmptyCell {
+        /// The path.
+        path: String,
+        /// 1-based line of the record.
+        line: u64,
+        /// 1-based field number.
+        column: usize,
+        /// Header name of that field.
+        column_name: String,
+    },
+    /// A CSV number beyond the `f32` range the network computes in.
+    #[error(
+        "{path}:{line}:{column}: \"{value}\" in column \"{column_name}\" is not a finite 32-bit \
+         float (magnitude above {max:e})",
+        max = f32::MAX
+    )]
+    OutOfRange {
+        /// The path.
+        path: String,
+        /// 1-based line of the record.
+        line: u64,
+        /// 1-based field number.
+        column: usize,
+        /// Header name of that field.
+        column_name: String,
+        /// The cell text.
+        value: String,
+    },
     /// The target column is not in the header.
     #[error("{path}: no target column \"{target}\"; the columns are: {columns}")]
     MissingTarget {
@@ -400,7 +435,7 @@ pub enum DataError {
     },
     /// More distinct labels than [`MAX_CLASSES`].
     #[error(
-        "dataset {dataset}: {found} distinct target values exceed the limit of {limit} classes; force regression with classification = 0 if the target is numeric"
+        "dataset {dataset}: {found} distinct target values exceed the limit of {limit} classes"
     )]
     TooManyClasses {
         /// Dataset name.
@@ -426,6 +461,44 @@ pub enum DataError {
         /// The underlying error.
         message: String,
     },
+}
+
+impl DataError {
+    /// The setting at fault, as a study or [`DataSpec`] names it (`n_samples`, a `params`
+    /// key, `target`), when there is one.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            DataError::UnknownParam { param, .. } | DataError::BadParam { param, .. } => {
+                Some(param)
+            }
+            DataError::BadKnob { knob, .. }
+            | DataError::NotApplicable { knob, .. }
+            | DataError::TooLarge { knob, .. } => Some(knob),
+            DataError::MissingTarget { .. } => Some("target"),
+            DataError::EmptySplit { .. } => Some("test_fraction"),
+            DataError::LabelNoiseOnRegression { .. } => Some("label_noise"),
+            _ => None,
+        }
+    }
+
+    /// Whether the error is in a data file's contents and its message starts with the file's
+    /// name (and position), so a caller need not say where the file was named.
+    pub fn is_in_file(&self) -> bool {
+        matches!(
+            self,
+            DataError::Io { .. }
+                | DataError::EmptyCsv { .. }
+                | DataError::NoRows { .. }
+                | DataError::NoFeatures { .. }
+                | DataError::DuplicateColumn { .. }
+                | DataError::NotANumber { .. }
+                | DataError::EmptyCell { .. }
+                | DataError::OutOfRange { .. }
+                | DataError::RaggedRow { .. }
+                | DataError::BadSplit { .. }
+                | DataError::CsvSyntax { .. }
+        )
+    }
 }
 
 /// Generator signature shared by the built-ins.
