@@ -228,9 +228,11 @@ fn html_blocks(h: &mut String, blocks: &[Block], style: &HtmlStyle) {
                 title,
                 caption: Some(caption),
             } => {
+                // The PNG is shown: it is drawn with depthlab's embedded font, so the page looks
+                // the same everywhere, while an SVG's text falls back to the viewer's fonts.
                 let _ = writeln!(
                     h,
-                    "<figure>\n<a href=\"{svg}\"><img src=\"{svg}\" alt=\"{t}\"></a>\n<figcaption>{c} (<a href=\"{png}\">PNG</a>)</figcaption>\n</figure>",
+                    "<figure>\n<a href=\"{svg}\"><img src=\"{png}\" alt=\"{t}\"></a>\n<figcaption>{c} (<a href=\"{svg}\">SVG, vector</a>)</figcaption>\n</figure>",
                     svg = escape(&files.svg),
                     png = escape(&files.png),
                     t = escape(title),
@@ -244,8 +246,9 @@ fn html_blocks(h: &mut String, blocks: &[Block], style: &HtmlStyle) {
             } => {
                 let _ = writeln!(
                     h,
-                    "<p><img src=\"{}\" alt=\"{}\"></p>",
+                    "<p><a href=\"{}\"><img src=\"{}\" alt=\"{}\"></a></p>",
                     escape(&files.svg),
+                    escape(&files.png),
                     escape(title)
                 );
             }
@@ -430,11 +433,15 @@ mod tests {
         assert!(md.contains("*read `b`* ([SVG](plots/b.svg))"), "{md}");
         let html = doc.to_html(&PLAIN);
         assert!(
-            html.contains("<p><img src=\"plots/a.svg\" alt=\"**a** [1]\"></p>"),
+            html.contains(
+                "<p><a href=\"plots/a.svg\"><img src=\"plots/a.png\" alt=\"**a** [1]\"></a></p>"
+            ),
             "{html}"
         );
         assert!(
-            html.contains("<figcaption>read <code>b</code> (<a href=\"plots/b.png\">PNG</a>)"),
+            html.contains(
+                "<figcaption>read <code>b</code> (<a href=\"plots/b.svg\">SVG, vector</a>)"
+            ),
             "{html}"
         );
     }

@@ -45,7 +45,7 @@ pub enum Verdict {
     Underfit,
     /// Fits the training data and generalises within the thresholds.
     Good,
-    /// Large generalisation gap, or test worse than a smaller model while train got better.
+    /// Large generalisation gap, or test worse than a smaller model while train kept rising.
     Overfit,
     /// Every seed diverged, so there is nothing to judge.
     Diverged,
@@ -531,7 +531,13 @@ fn threshold_verdict(
 
 /// "Test falling while train keeps rising with size": a configuration judged good becomes
 /// overfit when a smaller model of the same activation, along the width axis (same depth) or
-/// the depth axis (same width), tests clearly better while training no better.
+/// the depth axis (same width), tests clearly better while train kept rising from it.
+///
+/// Train must have kept rising over the whole stretch of the line, not just ended above the
+/// smaller model: a model whose train metric fell back from its neighbours' is failing to fit
+/// (an optimisation problem), not memorising. So the larger model's train metric must be at
+/// least the smaller one's, and at least that of every model between them within the "near
+/// best" tolerance (seed noise on a plateau near 100% must not hide a real trend).
 fn apply_trend_rule(metric: Metric, configs: &mut [Config<'_>], s: &ReportSettings) {
     let mut changes = Vec::new();
     for (i, c) in configs.iter().enumerate() {
@@ -543,36 +549,54 @@ fn apply_trend_rule(metric: Metric, configs: &mut [Config<'_>], s: &ReportSettin
         };
         let mut worst: Option<(f64, &Config)> = None;
         for o in configs.iter() {
-            let same_line = o.activation == c.activation
-                && ((o.depth == c.depth && o.width < c.width)
-                    || (o.width == c.width && o.depth < c.depth));
-            if !same_line || o.params >= c.params {
+            let along_width = o.depth == c.depth && o.width < c.width;
+            let along_depth = o.width == c.width && o.depth < c.depth;
+            if o.activation != c.activation || !(along_width || along_depth) || o.params >= c.params
+            {
                 continue;
             }
             let (Some(otr), Some(ote)) = (o.train_mean(), o.test_mean()) else {
                 continue;
             };
-            let (train_no_worse, drop) = if metric.higher_is_better() {
-                (ctr >= otr, ote - cte)
+            if metric.better(otr, ctr) {
+                continue;
+            }
+            // `o` and the models between it and `c` on the same line.
+            let stretch = configs.iter().filter(|p| {
+                p.activation == c.activation
+                    && if along_width {
+                        p.depth == c.depth && p.width >= o.width && p.width < c.width
+                    } else {
+                        p.width == c.width && p.depth >= o.depth && p.depth < c.depth
+                    }
+            });
+            let train_kept_rising = stretch
+                .filter_map(Config::train_mean)
+                .all(|ptr| metric.near(ctr, ptr, s.near_best_points, s.near_best_mse_ratio));
+            let (drop, limit) = if metric.higher_is_better() {
+                (ote - cte, s.trend_drop)
             } else {
-                (ctr <= otr, cte / ote.max(f64::MIN_POSITIVE) - 1.0)
+                (cte / ote.max(f64::MIN_POSITIVE) - 1.0, s.trend_rise_mse)
             };
-            let limit = if metric.higher_is_better() {
-                s.trend_drop
-            } else {
-                s.trend_rise_mse
-            };
-            if train_no_worse && drop > limit && worst.is_none_or(|(d, _)| drop > d) {
+            if train_kept_rising && drop > limit && worst.is_none_or(|(d, _)| drop > d) {
                 worst = Some((drop, o));
             }
         }
         if let Some((drop, o)) = worst {
+            let otr = o.train_mean().unwrap_or(f64::NAN);
             let what = if metric.higher_is_better() {
                 format!("test {drop:.1} pts below smaller {}", o.name())
             } else {
                 format!("test MSE {:.0}% above smaller {}", drop * 100.0, o.name())
             };
-            changes.push((i, format!("{what} while train did not get worse")));
+            changes.push((
+                i,
+                format!(
+                    "{what} while train did not fall along the way ({} → {})",
+                    metric.fmt(otr),
+                    metric.fmt(ctr)
+                ),
+            ));
         }
     }
     for (i, reason) in changes {

@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::analysis::{self, Group};
 use super::metric::{Metric, thousands};
-use super::page::{HTML_STYLE, Plan};
-use super::plots::size::binned;
+use super::page::{HTML_STYLE, PLOT_FORMATS, Plan};
+use super::plots::size::{config_series, per_config};
 use super::plots::{LegendItem, Panel, PanelFigure, Series, Stroke, Swatch, activation_color};
 use super::settings::ReportSettings;
 use super::{ReportError, write_file};
@@ -94,7 +94,8 @@ fn mean(v: &[f64]) -> Option<f64> {
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
 
-/// Plot-1-style overlay: `value` against parameter count, A solid and B dashed.
+/// Plot-1-style overlay: `value` against parameter count per configuration (mean over the
+/// matched seeds), A as filled markers with min–max whiskers, B as hollow markers.
 fn overlay(
     ga: &Group<'_>,
     gb: &Group<'_>,
@@ -109,25 +110,17 @@ fn overlay(
         log_y,
         ..Panel::default()
     };
-    for (g, stroke) in [(ga, Stroke::Solid), (gb, Stroke::Dashed)] {
+    let mut marks = Vec::new();
+    for (g, whiskers) in [(ga, true), (gb, false)] {
         for act in &g.activations {
-            let bins = binned(g.of_activation(act), |c| {
-                c.runs.iter().filter_map(|r| value(r)).collect()
-            });
-            panel.series.push(Series {
-                color: activation_color(act),
-                points: bins.iter().map(|b| (b.0, b.1)).collect(),
-                band: if stroke == Stroke::Solid {
-                    bins.iter().map(|b| (b.0, b.2, b.3)).collect()
-                } else {
-                    Vec::new()
-                },
-                stroke,
-                markers: true,
-                width: 2,
-            });
+            let pts = per_config(g.of_activation(act), value);
+            let [line, m] = config_series(activation_color(act), &pts, whiskers);
+            panel.series.push(line);
+            marks.push(m);
         }
     }
+    // Every line below every marker, so neither study's lines hide the other's points.
+    panel.series.extend(marks);
     panel
 }
 
@@ -186,17 +179,17 @@ pub(crate) fn compare(
         let mut legend: Vec<LegendItem> = g
             .activations
             .iter()
-            .map(|a| LegendItem::new(a.clone(), activation_color(a), Swatch::Line))
+            .map(|a| LegendItem::new(a.clone(), activation_color(a), Swatch::Box))
             .collect();
         legend.push(LegendItem::new(
             format!("A: {name_a}"),
             RGBColor(0, 0, 0),
-            Swatch::Band,
+            Swatch::Whisker,
         ));
         legend.push(LegendItem::new(
             format!("B: {name_b}"),
             RGBColor(0, 0, 0),
-            Swatch::Dashed,
+            Swatch::Hollow,
         ));
         legend
     };
@@ -294,7 +287,7 @@ pub(crate) fn compare(
                     files,
                     title: format!("{}: {what}", ga.title()),
                     caption: Some(format!(
-                        "{what} against parameter count; A ({name_a}) solid with min–max band, B ({name_b}) dashed; binned by quarter decades of parameters as in the study report."
+                        "{what} against parameter count, one marker per configuration at its exact parameter count (mean over matched seeds): A ({name_a}) filled with a min–max whisker over seeds and a faint solid line, B ({name_b}) hollow with a faint dashed line; lines join an activation's configurations in parameter-count order."
                     )),
                 });
             }
@@ -320,25 +313,18 @@ pub(crate) fn compare(
                         pts.push((x, y));
                     }
                 }
-                scatter.series.push(Series {
-                    color: activation_color(act),
-                    points: pts,
-                    band: Vec::new(),
-                    stroke: Stroke::None,
-                    markers: true,
-                    width: 1,
-                });
+                scatter
+                    .series
+                    .push(Series::scatter(activation_color(act), pts));
             }
             if lo.is_finite() {
                 scatter.series.insert(
                     0,
                     Series {
-                        color: RGBColor(150, 150, 150),
-                        points: vec![(lo, lo), (hi, hi)],
-                        band: Vec::new(),
                         stroke: Stroke::Dashed,
                         markers: false,
                         width: 1,
+                        ..Series::line(RGBColor(150, 150, 150), vec![(lo, lo), (hi, hi)])
                     },
                 );
             }
@@ -446,6 +432,7 @@ pub(crate) fn compare(
         only_a.len(),
         only_b.len()
     ))];
+    blocks.push(Block::Para(PLOT_FORMATS.into()));
     blocks.push(Block::Heading(2, "Summary".into()));
     blocks.push(Block::List(summary.clone()));
     blocks.extend(body);

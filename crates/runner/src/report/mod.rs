@@ -1,9 +1,9 @@
 //! Study reports: plots, fit verdicts, tables and summaries written under `reports/`.
 //!
 //! # Entry points
-//! - [`write_study_report`]`(records, &StudyContext)` writes `index.html` (self-contained: SVG
-//!   plots next to it, no JavaScript, no network), `README.md` (the same content with PNG
-//!   plots), `plots/<dataset>[-<variant>]/<n>-<name>.svg|png`, `verdicts.csv`, `verdicts.md` and
+//! - [`write_study_report`]`(records, &StudyContext)` writes `index.html` (self-contained: the
+//!   PNG plots next to it, each linking to its SVG; no JavaScript, no network), `README.md`
+//!   (the same content), `plots/<dataset>[-<variant>]/<n>-<name>.svg|png`, `verdicts.csv`, `verdicts.md` and
 //!   a copy of the study's `meta.json` into [`StudyContext::out_dir`]. Called by
 //!   `depthlab report runs/<study>` and at the end of `depthlab run`. Plot 6 loads
 //!   `RunRecord::model_path` models from [`StudyContext::study_dir`] and regenerates their
@@ -28,7 +28,13 @@
 //! in percent; regression reports mean squared error (lower is better).
 //!
 //! Rendering uses plotters with an embedded font (see `font.rs`), so the PNGs are identical
-//! on machines without font packages. Figures are rendered in parallel on the rayon pool.
+//! on machines without font packages; that is why both pages show the PNGs. The SVGs name the
+//! generic sans-serif family, so their text is set in whatever font the viewer has, and every
+//! report says so. Figures are rendered in parallel on the rayon pool.
+//!
+//! Plots 1 and 2 (and the comparison's overlays) draw one marker per configuration at its
+//! exact parameter count, the mean over seeds with a min–max whisker; nothing is pooled
+//! across configurations.
 
 mod analysis;
 mod compare;

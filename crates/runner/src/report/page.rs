@@ -29,6 +29,9 @@ font-weight:bold}nav ul{columns:2}",
     navigation: true,
 };
 
+/// What the reader should know about the two formats of every plot, said in every page.
+pub(super) const PLOT_FORMATS: &str = "Plots are shown as PNG images, drawn with the DejaVu Sans font embedded in depthlab, so they look the same on every machine. Each plot links to its SVG, a vector version that stays sharp at any zoom; the SVGs' text uses the viewer's own sans-serif font, so their lettering can differ slightly from the PNGs'.";
+
 /// Figures to draw, collected while the document is built and rendered together at the end.
 pub(crate) struct Plan {
     dir: PathBuf,
@@ -151,17 +154,18 @@ fn thresholds(s: &ReportSettings, tasks: &[Task]) -> Vec<String> {
     let mut out = Vec::new();
     if tasks.contains(&Task::Classification) {
         out.push(format!(
-            "Classification: underfit when mean train accuracy < {}%; overfit when the mean train − test gap > {} points, or when test accuracy is more than {} points below a smaller model of the same activation (same depth, narrower; or same width, shallower) while train accuracy is no lower; otherwise good.",
-            s.underfit_accuracy, s.overfit_gap, s.trend_drop
+            "Classification: underfit when mean train accuracy < {}%; overfit when the mean train − test gap > {} points, or when test accuracy is more than {} points below a smaller model of the same activation (same depth, narrower; or same width, shallower) while train accuracy kept rising (the larger model trains at least as well as the smaller one, and no more than {} point(s) below any model between them); otherwise good.",
+            s.underfit_accuracy, s.overfit_gap, s.trend_drop, s.near_best_points
         ));
     }
     if tasks.contains(&Task::Regression) {
         out.push(format!(
-            "Regression: underfit when mean train MSE > {}; overfit when test MSE > {}× train MSE and exceeds it by more than {}, or when test MSE is more than {:.0}% above a smaller model's while train MSE is no higher; otherwise good.",
+            "Regression: underfit when mean train MSE > {}; overfit when test MSE > {}× train MSE and exceeds it by more than {}, or when test MSE is more than {:.0}% above a smaller model's (same line, as for classification) while train MSE kept falling (no higher than the smaller model's, and no more than {:.0}% above any model between them); otherwise good.",
             s.underfit_mse,
             s.overfit_mse_ratio,
             s.overfit_mse_min_gap,
-            s.trend_rise_mse * 100.0
+            s.trend_rise_mse * 100.0,
+            s.near_best_mse_ratio * 100.0
         ));
     }
     out.push(format!(
@@ -447,7 +451,7 @@ pub(crate) fn study_report(
                 f,
                 format!("{}: train and test {mname} vs parameters", g.title()),
                 format!(
-                    "Plot 1. Train (left) and test (right) {mname} against parameter count, one colour per activation. Lines: mean over the configurations and seeds in each quarter decade of parameters; bands: lowest to highest single run. Low train {mname} means underfitting; train {} while test {} means overfitting.",
+                    "Plot 1. Train (left) and test (right) {mname} against parameter count, one colour per activation. Each marker is one configuration (depth × width) at its exact parameter count: the mean over seeds, with a whisker from the lowest to the highest seed. The faint line joins an activation's configurations in order of parameter count; it only groups them by colour, and where it zigzags, configurations of about the same size but different shape (deep and narrow against shallow and wide) differ. Nothing is averaged across configurations, so no point mixes depths or widths. Low train {mname} means underfitting; train {} while test {} means overfitting.",
                     if m.higher_is_better() { "rising" } else { "falling" },
                     if m.higher_is_better() { "falls" } else { "rises" }
                 ),
@@ -459,7 +463,7 @@ pub(crate) fn study_report(
             body.push(figure(
                 f,
                 format!("{}: generalisation gap vs parameters", g.title()),
-                "Plot 2. Generalisation gap against parameter count (binned as in plot 1); positive means the test figure is worse than the train figure.",
+                "Plot 2. Generalisation gap against parameter count, drawn as plot 1: one marker per configuration (mean over seeds of each seed's gap, whisker from the lowest to the highest seed), a faint line per activation in parameter-count order. Positive means the test figure is worse than the train figure.",
             ));
             if g.depths.len() > 1 {
                 let f = plan.add(
@@ -566,6 +570,7 @@ pub(crate) fn study_report(
             .join(", "),
         env!("CARGO_PKG_VERSION"),
     ))];
+    blocks.push(Block::Para(PLOT_FORMATS.into()));
     blocks.push(Block::Heading(2, "Summary".into()));
     // One list per dataset (its variants' sentences together), so a mixed study reads in
     // sections.

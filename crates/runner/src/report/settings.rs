@@ -20,9 +20,13 @@ pub struct ReportSettings {
     /// ...provided test − train MSE also exceeds this, so two near-perfect fits are not flagged.
     pub overfit_mse_min_gap: f64,
     /// Classification: a test-accuracy drop (points) versus a smaller model of the same
-    /// activation and depth (or width) while train accuracy did not fall counts as `overfit`.
+    /// activation and depth (or width) counts as `overfit` when train accuracy kept rising: the
+    /// larger model trains at least as well as the smaller one, and as well as every model
+    /// between them within `near_best_points`.
     pub trend_drop: f64,
-    /// Regression: the same trend rule as a relative test-MSE rise (0.25 = 25 % worse).
+    /// Regression: the same trend rule as a relative test-MSE rise (0.25 = 25 % worse); train
+    /// MSE kept falling (no higher than the smaller model's, nor more than `near_best_mse_ratio`
+    /// above any model between them).
     pub trend_rise_mse: f64,
     /// Classification: "near best" tolerance (points) for the smallest-good-model table.
     pub near_best_points: f64,

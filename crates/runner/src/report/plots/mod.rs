@@ -351,10 +351,15 @@ pub(crate) enum Stroke {
 pub(crate) struct Series {
     pub color: RGBColor,
     pub points: Vec<(f64, f64)>,
-    /// `(x, low, high)` triples, drawn as a translucent band under the line.
+    /// `(x, low, high)` triples, drawn as a translucent band under the line, or as whiskers.
     pub band: Vec<(f64, f64, f64)>,
     pub stroke: Stroke,
     pub markers: bool,
+    /// Open circles instead of filled ones (always so on dashed lines).
+    pub hollow: bool,
+    /// Draws `band` as one vertical whisker per x: points that are not a continuum (separate
+    /// configurations) must not be joined into an area.
+    pub whiskers: bool,
     pub width: u32,
 }
 
@@ -367,9 +372,27 @@ impl Series {
             band: Vec::new(),
             stroke: Stroke::Solid,
             markers: true,
+            hollow: false,
+            whiskers: false,
             width: 2,
         }
     }
+
+    /// Markers only, no line and no band.
+    pub fn scatter(color: RGBColor, points: Vec<(f64, f64)>) -> Series {
+        Series {
+            stroke: Stroke::None,
+            width: 1,
+            ..Series::line(color, points)
+        }
+    }
+}
+
+/// `c` blended toward white by `t` (0 = unchanged, 1 = white): an opaque stand-in for
+/// transparency, so overlapping lines do not darken where they cross.
+pub(crate) fn fade(c: RGBColor, t: f64) -> RGBColor {
+    let f = |v: u8| (f64::from(v) + (255.0 - f64::from(v)) * t).round() as u8;
+    RGBColor(f(c.0), f(c.1), f(c.2))
 }
 
 /// A horizontal or vertical reference line across a panel, with an optional note.
@@ -554,7 +577,13 @@ impl Panel {
                 .iter()
                 .filter_map(|&(x, lo, hi)| Some((tf(log_x, x)?, tf(log_y, lo)?, tf(log_y, hi)?)))
                 .collect();
-            if band.len() >= 2 {
+            if s.whiskers {
+                let style = s.color.mix(0.6).stroke_width(1);
+                chart.draw_series(
+                    band.iter()
+                        .map(|&(x, lo, hi)| PathElement::new(vec![(x, lo), (x, hi)], style)),
+                )?;
+            } else if band.len() >= 2 {
                 let mut poly: Vec<(f64, f64)> = band.iter().map(|b| (b.0, b.2)).collect();
                 poly.extend(band.iter().rev().map(|b| (b.0, b.1)));
                 chart.draw_series(std::iter::once(Polygon::new(
@@ -591,7 +620,7 @@ impl Panel {
                 Stroke::None => {}
             }
             if s.markers {
-                let marker = if s.stroke == Stroke::Dashed {
+                let marker = if s.hollow || s.stroke == Stroke::Dashed {
                     s.color.stroke_width(1)
                 } else {
                     s.color.filled()
@@ -612,6 +641,10 @@ pub(crate) enum Swatch {
     Dashed,
     Band,
     Box,
+    /// A marker on a vertical min–max whisker.
+    Whisker,
+    /// An open marker on a faint dashed line (the overlaid study of a comparison).
+    Hollow,
 }
 
 /// One legend entry.
@@ -673,6 +706,26 @@ fn draw_legend<DB: DrawingBackend>(
                 area.draw(&PathElement::new(vec![(10, y), (40, y)], c.stroke_width(2)))?;
             }
             Swatch::Box => area.draw(&Rectangle::new([(14, y - 7), (36, y + 7)], c.filled()))?,
+            Swatch::Whisker => {
+                area.draw(&PathElement::new(
+                    vec![(10, y), (40, y)],
+                    fade(c, 0.6).stroke_width(1),
+                ))?;
+                area.draw(&PathElement::new(
+                    vec![(25, y - 8), (25, y + 8)],
+                    c.mix(0.6).stroke_width(1),
+                ))?;
+                area.draw(&Circle::new((25, y), 4, c.filled()))?;
+            }
+            Swatch::Hollow => {
+                area.draw(&DashedPathElement::new(
+                    vec![(10, y), (40, y)],
+                    4,
+                    3,
+                    fade(c, 0.6).stroke_width(1),
+                ))?;
+                area.draw(&Circle::new((25, y), 4, c.stroke_width(1)))?;
+            }
         }
         let style = text(SMALL).pos(plotters::style::text_anchor::Pos::new(
             plotters::style::text_anchor::HPos::Left,

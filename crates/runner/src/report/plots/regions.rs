@@ -497,6 +497,8 @@ fn data_points(ds: &Dataset) -> Series {
         band: Vec::new(),
         stroke: Stroke::None,
         markers: true,
+        hollow: false,
+        whiskers: false,
         width: 1,
     }
 }

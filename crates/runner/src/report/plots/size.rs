@@ -1,74 +1,88 @@
 //! Figures against parameter count: the under/overfitting picture (plot 1), the
 //! generalisation gap (plot 2) and the double-descent view (plot 8).
 //!
-//! Plots 1 and 2 pool every depth × width of an activation, so configurations are binned by
-//! parameter count (quarter decades): the line is the mean over the configurations and seeds in
-//! a bin, the band spans the bin's lowest and highest single run.
+//! Plots 1 and 2 draw every configuration (depth × width of an activation) at its exact
+//! parameter count: a marker at the mean over seeds with a whisker from the lowest to the
+//! highest seed. Pooling configurations of similar size into bins would average deep-narrow
+//! and shallow-wide networks together and stretch the band over both, so nothing is pooled;
+//! a faint line joins an activation's configurations in parameter-count order to group them
+//! by colour.
 
-use std::collections::BTreeMap;
-
-use super::super::analysis::{Config, DatasetGroups, Group};
+use super::super::analysis::{Config, DatasetGroups, Group, Stat};
 use super::super::metric::thousands;
 use super::super::settings::ReportSettings;
 use super::{
-    LegendItem, Panel, PanelFigure, RefLine, Series, Stroke, Swatch, activation_color, nth_color,
+    LegendItem, Panel, PanelFigure, RefLine, Series, Stroke, Swatch, activation_color, fade,
+    nth_color,
 };
+use crate::record::RunRecord;
 use plotters::style::RGBColor;
 
-/// Bins per decade of parameter count.
-const BINS_PER_DECADE: f64 = 4.0;
+/// How far toward white the joining lines are faded, so markers and whiskers stand out.
+const LINE_FADE: f64 = 0.6;
 
-/// `(geometric-mean params, mean, min, max)` per occupied bin, in ascending order. `value`
-/// gives the per-seed values of a configuration.
-pub(crate) fn binned<'c, 'a: 'c>(
+/// `(parameter count, stat over seeds)` of every configuration with a value, in ascending
+/// parameter count (ties by depth, then width, so the order is stable). `value` gives one
+/// run's figure; configurations whose runs all lack it are left out.
+pub(crate) fn per_config<'c, 'a: 'c>(
     configs: impl Iterator<Item = &'c Config<'a>>,
-    value: impl Fn(&Config<'a>) -> Vec<f64>,
-) -> Vec<(f64, f64, f64, f64)> {
-    // Per bin: log10 parameter counts, configuration means, every single-run value.
-    type Bin = (Vec<f64>, Vec<f64>, Vec<f64>);
-    let mut bins: BTreeMap<i64, Bin> = BTreeMap::new();
-    for c in configs {
-        let vals = value(c);
-        if vals.is_empty() || c.params == 0 {
-            continue;
-        }
-        let lp = (c.params as f64).log10();
-        let bin = (lp * BINS_PER_DECADE).floor() as i64;
-        let e = bins.entry(bin).or_default();
-        e.0.push(lp);
-        e.1.push(vals.iter().sum::<f64>() / vals.len() as f64);
-        e.2.extend(vals);
-    }
-    bins.values()
-        .map(|(lps, means, all)| {
-            let x = 10f64.powf(lps.iter().sum::<f64>() / lps.len() as f64);
-            let mean = means.iter().sum::<f64>() / means.len() as f64;
-            let lo = all.iter().copied().fold(f64::INFINITY, f64::min);
-            let hi = all.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            (x, mean, lo, hi)
+    value: impl Fn(&RunRecord) -> Option<f64>,
+) -> Vec<(f64, Stat)> {
+    let mut rows: Vec<(usize, usize, usize, Stat)> = configs
+        .filter(|c| c.params > 0)
+        .filter_map(|c| {
+            let vals: Vec<f64> = c.runs.iter().filter_map(|r| value(r)).collect();
+            Some((c.params, c.depth, c.width, Stat::of(&vals)?))
         })
+        .collect();
+    rows.sort_by_key(|r| (r.0, r.1, r.2));
+    rows.into_iter()
+        .map(|(p, _, _, st)| (p as f64, st))
         .collect()
 }
 
-fn banded(color: RGBColor, bins: &[(f64, f64, f64, f64)], stroke: Stroke) -> Series {
-    Series {
-        color,
-        points: bins.iter().map(|b| (b.0, b.1)).collect(),
-        band: bins.iter().map(|b| (b.0, b.2, b.3)).collect(),
-        stroke,
-        markers: true,
-        width: 2,
+/// The series of one activation's configurations: a faint joining line (dashed for the
+/// second study of an overlay), then the means as markers, with min–max whiskers when
+/// `whiskers` (filled) or without (hollow, for the overlaid study).
+pub(crate) fn config_series(color: RGBColor, pts: &[(f64, Stat)], whiskers: bool) -> [Series; 2] {
+    let means: Vec<(f64, f64)> = pts.iter().map(|(x, st)| (*x, st.mean)).collect();
+    let line = Series {
+        stroke: if whiskers {
+            Stroke::Solid
+        } else {
+            Stroke::Dashed
+        },
+        markers: false,
+        width: 1,
+        ..Series::line(fade(color, LINE_FADE), means.clone())
+    };
+    let mut marks = Series::scatter(color, means);
+    if whiskers {
+        marks.band = pts.iter().map(|(x, st)| (*x, st.min, st.max)).collect();
+        marks.whiskers = true;
+    } else {
+        marks.hollow = true;
     }
+    [line, marks]
+}
+
+/// Adds one activation's line and markers to `panel`, lines first so no line covers a marker.
+fn push_activation(panel: &mut Panel, act: &str, pts: &[(f64, Stat)]) {
+    let [line, marks] = config_series(activation_color(act), pts, true);
+    let at = panel.series.iter().take_while(|s| !s.markers).count();
+    panel.series.insert(at, line);
+    panel.series.push(marks);
 }
 
 fn activation_legend(g: &Group<'_>) -> Vec<LegendItem> {
     g.activations
         .iter()
-        .map(|a| LegendItem::new(a.clone(), activation_color(a), Swatch::Band))
+        .map(|a| LegendItem::new(a.clone(), activation_color(a), Swatch::Whisker))
         .collect()
 }
 
-/// Plot 1: train and test metric against parameter count, one colour per activation.
+/// Plot 1: train and test metric against parameter count, one colour per activation, one
+/// marker per configuration (mean over seeds, min–max whisker).
 pub(crate) fn metric_vs_params(g: &Group<'_>) -> PanelFigure {
     let m = g.metric;
     let mut panels = Vec::new();
@@ -82,15 +96,10 @@ pub(crate) fn metric_vs_params(g: &Group<'_>) -> PanelFigure {
             ..Panel::default()
         };
         for act in &g.activations {
-            let bins = binned(g.of_activation(act), |c| {
-                c.runs
-                    .iter()
-                    .filter_map(|r| if is_train { m.train(r) } else { m.test(r) })
-                    .collect()
+            let pts = per_config(g.of_activation(act), |r| {
+                if is_train { m.train(r) } else { m.test(r) }
             });
-            panel
-                .series
-                .push(banded(activation_color(act), &bins, Stroke::Solid));
+            push_activation(&mut panel, act, &pts);
         }
         panels.push(panel);
     }
@@ -105,7 +114,7 @@ pub(crate) fn metric_vs_params(g: &Group<'_>) -> PanelFigure {
     fig
 }
 
-/// Plot 2: generalisation gap against parameter count.
+/// Plot 2: generalisation gap against parameter count, drawn like plot 1.
 pub(crate) fn gap_vs_params(g: &Group<'_>, s: &ReportSettings) -> PanelFigure {
     let m = g.metric;
     let mut panel = Panel {
@@ -128,15 +137,10 @@ pub(crate) fn gap_vs_params(g: &Group<'_>, s: &ReportSettings) -> PanelFigure {
         });
     }
     for act in &g.activations {
-        let bins = binned(g.of_activation(act), |c| {
-            c.runs
-                .iter()
-                .filter_map(|r| Some(m.gap(m.train(r)?, m.test(r)?)))
-                .collect()
+        let pts = per_config(g.of_activation(act), |r| {
+            Some(m.gap(m.train(r)?, m.test(r)?))
         });
-        panel
-            .series
-            .push(banded(activation_color(act), &bins, Stroke::Solid));
+        push_activation(&mut panel, act, &pts);
     }
     PanelFigure {
         title: format!("{}: generalisation gap vs parameters", g.title()),
