@@ -29,6 +29,10 @@ use depthlab_benches::peers::{
     rerun_with_mm_threads, run, square_sizes,
 };
 use depthlab_benches::{MAX_THREADS, Problem, THREADS, group_name, init_thread_pool, random_vec};
+use harness::{criterion, measurement_time};
+
+#[path = "support/harness.rs"]
+mod harness;
 
 /// Set (to the thread count) in the child processes that run only matrixmultiply.
 const CHILD_ENV: &str = "DEPTHLAB_BENCH_MATRIXMULTIPLY_CHILD";
@@ -78,14 +82,21 @@ fn bench_group<T: BenchElement>(
 }
 
 fn configure(group: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, heavy: bool) {
+    // Quick mode gets a quarter of the time: about 130 GEMM benchmarks share its budget.
     if heavy {
         group.sample_size(10);
         group.sampling_mode(SamplingMode::Flat);
-        group.measurement_time(Duration::from_secs(4));
+        group.measurement_time(measurement_time(
+            Duration::from_secs(4),
+            Duration::from_secs(1),
+        ));
     } else {
         group.sample_size(30);
         group.sampling_mode(SamplingMode::Auto);
-        group.measurement_time(Duration::from_secs(2));
+        group.measurement_time(measurement_time(
+            Duration::from_secs(2),
+            Duration::from_millis(500),
+        ));
     }
 }
 
@@ -101,7 +112,7 @@ fn main() -> ExitCode {
     depthlab_runner::bench_report::register_plot_font();
     if let Ok(threads) = std::env::var(CHILD_ENV) {
         let threads: usize = threads.parse().expect("child thread count");
-        let mut c = Criterion::default().configure_from_args();
+        let mut c = criterion();
         bench_all(&mut c, threads, &[Impl::Matrixmultiply]);
         c.final_summary();
         return ExitCode::SUCCESS;
@@ -124,7 +135,7 @@ fn main() -> ExitCode {
             rayon::current_num_threads()
         );
     }
-    let mut c = Criterion::default().configure_from_args();
+    let mut c = criterion();
     for threads in THREADS {
         bench_all(
             &mut c,

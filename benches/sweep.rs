@@ -15,6 +15,10 @@ use depthlab_runner::shard::Shard;
 use depthlab_runner::store::StudyDir;
 use depthlab_runner::study::Study;
 use depthlab_runner::sweep::{RunPlan, Silent, run};
+use harness::{criterion, measurement_time};
+
+#[path = "support/harness.rs"]
+mod harness;
 
 /// 2 depths × 2 activations × 2 seeds = 8 short runs on a small XOR set.
 const STUDY: &str = r#"
@@ -53,7 +57,10 @@ fn bench_sweep(c: &mut Criterion) {
     for threads in THREADS {
         let mut group = c.benchmark_group(group_name("sweep", threads));
         group.warm_up_time(Duration::from_millis(500));
-        group.measurement_time(Duration::from_secs(4));
+        group.measurement_time(measurement_time(
+            Duration::from_secs(4),
+            Duration::from_secs(1),
+        ));
         group.sample_size(10);
         group.throughput(Throughput::Elements(RUNS));
         group.bench_function(BenchmarkId::new("depthlab", "xor_8runs"), |b| {
@@ -82,7 +89,7 @@ fn main() {
     // criterion's plots share plotters (and its ab_glyph text) with the runner: give it a font.
     depthlab_runner::bench_report::register_plot_font();
     init_thread_pool();
-    let mut c = Criterion::default().configure_from_args();
+    let mut c = criterion();
     bench_sweep(&mut c);
     c.final_summary();
 }

@@ -17,6 +17,10 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use depthlab_benches::{THREADS, group_name, init_thread_pool, random_vec};
 use depthlab_nn::{BatchTargets, Loss, Matrix, Mlp, MlpConfig, OptimizerConfig, Trainer};
+use harness::{criterion, measurement_time};
+
+#[path = "support/harness.rs"]
+mod harness;
 
 /// A training workload from ANCHORS.md.
 struct Workload {
@@ -62,7 +66,10 @@ fn bench_train(c: &mut Criterion) {
     for threads in THREADS {
         let mut group = c.benchmark_group(group_name("train", threads));
         group.warm_up_time(Duration::from_millis(500));
-        group.measurement_time(Duration::from_secs(3));
+        group.measurement_time(measurement_time(
+            Duration::from_secs(3),
+            Duration::from_secs(1),
+        ));
         group.sample_size(30);
         for w in &WORKLOADS {
             let cfg = MlpConfig::new(w.input, w.hidden.to_vec(), w.output);
@@ -85,19 +92,24 @@ fn bench_train(c: &mut Criterion) {
                 )
             };
             group.throughput(Throughput::Elements(w.batch as u64));
-            group.bench_function(BenchmarkId::new("depthlab", w.name), |b| {
-                if threads == 1 {
-                    one_thread.install(|| {
-                        for _ in 0..WARM_UP_STEPS {
-                            step();
-                        }
-                        b.iter(&mut step)
-                    })
-                } else {
+            // Criterion calls the closure once per batch of iterations: warm up on the first
+            // call only, or quick mode (a dozen short batches) spends more time warming up
+            // than measuring.
+            let mut warm = false;
+            let mut warm_then_time = |b: &mut criterion::Bencher<'_>| {
+                if !warm {
                     for _ in 0..WARM_UP_STEPS {
                         step();
                     }
-                    b.iter(&mut step)
+                    warm = true;
+                }
+                b.iter(&mut step)
+            };
+            group.bench_function(BenchmarkId::new("depthlab", w.name), |b| {
+                if threads == 1 {
+                    one_thread.install(|| warm_then_time(b))
+                } else {
+                    warm_then_time(b)
                 }
             });
         }
@@ -109,7 +121,7 @@ fn main() {
     // criterion's plots share plotters (and its ab_glyph text) with the runner: give it a font.
     depthlab_runner::bench_report::register_plot_font();
     init_thread_pool();
-    let mut c = Criterion::default().configure_from_args();
+    let mut c = criterion();
     bench_train(&mut c);
     c.final_summary();
 }

@@ -6,6 +6,9 @@
 //! products are called from the main thread, never from inside `ThreadPool::install`: the
 //! depthlab GEMM deliberately stays sequential inside a rayon worker (it assumes the caller is
 //! already the parallel loop), so an `install`ed call would silently measure one thread.
+//!
+//! Criterion's own setup (quick mode) is in `harness.rs` beside this file, which each bench
+//! includes as a module: this library cannot name criterion, a dev-dependency of the package.
 
 pub mod peers;
 

@@ -1,7 +1,7 @@
 //! Elements/s of every activation's forward and backward pass over 65,536 `f32` values (one
 //! W3 hidden layer's batch), per element through `Activation::value`/`derivative` in a loop
-//! (as `benches/layers.rs` calls them) and per slice through `forward_slice`/`backward_slice`
-//! (as the layers run them):
+//! and per slice through `forward_slice`/`backward_slice` (as the layers run them, and as
+//! `benches/layers.rs` times them), to show what the slice passes gain:
 //! `flock /tmp/bench.lock cargo run --release -p depthlab-nn --example activation_timing`
 
 use std::hint::black_box;

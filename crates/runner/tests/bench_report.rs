@@ -6,7 +6,9 @@
 //! 40 µs; sgemm 128³ is 4,194,304 FLOP: depthlab 40 µs now vs 32 µs in `main` (+25%, a
 //! regression), matrixmultiply 64 µs (1.60×); sgemm_2t 128³ 25 µs vs 28 µs (−10.7%, an
 //! improvement); mlp fwd 32×64×64 is 262,144 FLOP: depthlab 2.62144 µs = 100 GFLOP/s, gemm
-//! half that; train W1: 32 samples in 100 µs = 320,000 samples/s, no baseline.
+//! half that; train W1: 32 samples in 100 µs = 320,000 samples/s, no baseline. The four
+//! benchmarks not listed with a change hold the same estimates in `main` as in `new`, as
+//! criterion leaves a benchmark that has not run since the baseline was saved.
 
 use std::path::{Path, PathBuf};
 
@@ -84,6 +86,16 @@ fn report_flags_the_regression_first_and_computes_ratios() {
     let gemm_section = md.find("## GEMM throughput").unwrap();
     assert!(regress_section < flagged && flagged < gemm_section);
 
+    assert!(
+        md.contains("4 benchmark(s) hold the same estimates in `main` as in the latest run"),
+        "{md}"
+    );
+    // Every rate is below the probe's peak here: nothing is flagged.
+    assert!(
+        !md.contains("above the probe's peak") && !md.contains('†'),
+        "{md}"
+    );
+
     let html = std::fs::read_to_string(&summary.html).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
     assert!(html.contains("<strong>sgemm_1t/depthlab/128x128x128</strong>"));
@@ -134,6 +146,11 @@ fn plots_are_written_and_valid() {
         svg.contains("82%") && svg.contains("measured peak f32 1T: 160"),
         "{svg}"
     );
+    // Bar charts name their x axis too.
+    let mlp = std::fs::read_to_string(out.path().join("plots/mlp_1t.svg")).unwrap();
+    assert!(mlp.contains("layer product"), "{mlp}");
+    let train = std::fs::read_to_string(out.path().join("plots/train_W1.svg")).unwrap();
+    assert!(train.contains("thread count"), "{train}");
     let md = std::fs::read_to_string(&summary.markdown).unwrap();
     assert!(md.contains("![sgemm 1 thread](plots/sgemm_1t.png)"));
 }
@@ -282,4 +299,160 @@ fn overlapping_intervals_are_never_a_regression() {
         compare("x", &base, &slower, 0.05).verdict,
         Verdict::Improvement
     );
+}
+
+/// Every baseline directory called `name` under `tree`.
+fn baseline_dirs(tree: &Path, name: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![tree.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                if path.file_name().unwrap() == name {
+                    found.push(path);
+                } else {
+                    stack.push(path);
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_baseline_identical_to_the_latest_run_is_refused() {
+    // What `cargo bench -- --save-baseline main` leaves: main/ is a copy of new/ everywhere.
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("criterion");
+    copy_tree(&fixtures().join("criterion"), &tree);
+    for main in baseline_dirs(&tree, "main") {
+        std::fs::copy(
+            main.join("../new/estimates.json"),
+            main.join("estimates.json"),
+        )
+        .unwrap();
+    }
+    let out = tmp.path().join("out");
+    let opts = BenchReportOptions {
+        criterion_dir: tree.clone(),
+        ..options(&out)
+    };
+    let err = write_bench_report(&opts).unwrap_err();
+    assert!(
+        matches!(err, BenchReportError::SelfBaseline { .. }),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert_eq!(msg.lines().count(), 1, "{msg}");
+    for needle in [
+        "\"main\"",
+        tree.to_str().unwrap(),
+        "same estimates as the latest run",
+        "cargo bench -- --save-baseline NAME",
+        "depthlab bench-report --baseline NAME",
+    ] {
+        assert!(msg.contains(needle), "`{needle}` missing from: {msg}");
+    }
+    assert!(!out.exists(), "nothing is written on bad input");
+}
+
+#[test]
+fn criterions_own_base_is_refused_even_when_it_differs() {
+    // `base` is rewritten by every plain `cargo bench`: what it holds depends on which benches
+    // ran last, so it is never a reference.
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("criterion");
+    copy_tree(&fixtures().join("criterion"), &tree);
+    for main in baseline_dirs(&tree, "main") {
+        std::fs::rename(&main, main.with_file_name("base")).unwrap();
+    }
+    let opts = BenchReportOptions {
+        criterion_dir: tree,
+        baseline: Some("base".to_string()),
+        ..options(&tmp.path().join("out"))
+    };
+    let err = write_bench_report(&opts).unwrap_err();
+    assert!(
+        matches!(err, BenchReportError::SelfBaseline { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("rewritten by every plain `cargo bench`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn points_above_the_probes_peak_are_flagged() {
+    // With a 120 GFLOP/s f32 ceiling, depthlab's 131.1 GFLOP/s at 64³ is above it (109%);
+    // nothing else is.
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixtures().join("peak.json")).unwrap();
+    let peak = tmp.path().join("peak.json");
+    std::fs::write(&peak, text.replace("160.0", "120.0")).unwrap();
+    let out = tmp.path().join("out");
+    let opts = BenchReportOptions {
+        peak: Some(peak),
+        ..options(&out)
+    };
+    let summary = write_bench_report(&opts).unwrap();
+    let md = std::fs::read_to_string(&summary.markdown).unwrap();
+    assert!(
+        md.contains("| 64x64x64 | 131.1 (109%†) | 65.5 (55%) |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- **GEMM points above the probe's peak: 1** (marked †)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("120.0 GFLOP/s. † 1 point above it: the machine ran faster"),
+        "{md}"
+    );
+    let svg = std::fs::read_to_string(out.join("plots/sgemm_1t.svg")).unwrap();
+    assert!(svg.contains("109%†"), "{svg}");
+}
+
+#[test]
+fn a_missing_peak_file_names_the_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let peak = tmp.path().join("no-such-peak.json");
+    let out = tmp.path().join("out");
+    let opts = BenchReportOptions {
+        peak: Some(peak.clone()),
+        ..options(&out)
+    };
+    let err = write_bench_report(&opts).unwrap_err();
+    assert!(
+        matches!(err, BenchReportError::UnreadablePeak { .. }),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains(peak.to_str().unwrap()) && msg.contains("no such file"),
+        "{msg}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn elements_and_bytes_throughput_reads_as_elements() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("criterion");
+    copy_tree(&fixtures().join("criterion"), &tree);
+    let id = tree.join("train_1t/depthlab/W1/new/benchmark.json");
+    let text = std::fs::read_to_string(&id).unwrap();
+    let both = r#"{"ElementsAndBytes": {"elements": 32, "bytes": 4096}}"#;
+    let changed = text.replace(r#"{"Elements": 32}"#, both);
+    assert_ne!(changed, text, "fixture layout changed");
+    std::fs::write(&id, changed).unwrap();
+    let opts = BenchReportOptions {
+        criterion_dir: tree,
+        ..options(&tmp.path().join("out"))
+    };
+    let summary = write_bench_report(&opts).unwrap();
+    let md = std::fs::read_to_string(&summary.markdown).unwrap();
+    assert!(md.contains("320.000 ksamples/s"), "{md}");
 }

@@ -273,6 +273,24 @@ fn bench_report_on_a_missing_criterion_dir_is_bad_input() {
 }
 
 #[test]
+fn bench_report_with_a_missing_peak_file_is_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench/criterion");
+    let out = depthlab(
+        tmp.path(),
+        &[
+            "bench-report",
+            "--criterion-dir",
+            fixture.to_str().unwrap(),
+            "--peak",
+            "nowhere/peak.json",
+        ],
+    );
+    assert_bad_input(&out, &["nowhere/peak.json"]);
+    assert!(!tmp.path().join("reports").exists());
+}
+
+#[test]
 fn a_results_directory_of_another_study_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     write_study(tmp.path(), STUDY);

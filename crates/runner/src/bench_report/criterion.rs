@@ -112,6 +112,8 @@ enum RawThroughput {
     Bytes(u64),
     BytesDecimal(u64),
     Bits(u64),
+    // Criterion reports the elements as the primary rate (the bytes field is left unread).
+    ElementsAndBytes { elements: u64 },
 }
 
 #[derive(Deserialize)]
@@ -288,7 +290,8 @@ pub fn load(root: &Path, baseline: Option<&str>) -> Result<Vec<Benchmark>, Bench
             function: id.function_id,
             value: id.value_str,
             throughput: id.throughput.map(|t| match t {
-                RawThroughput::Elements(n) => Throughput::Elements(n),
+                RawThroughput::Elements(n)
+                | RawThroughput::ElementsAndBytes { elements: n, .. } => Throughput::Elements(n),
                 RawThroughput::Bytes(n) | RawThroughput::BytesDecimal(n) => Throughput::Bytes(n),
                 RawThroughput::Bits(n) => Throughput::Bits(n),
             }),

@@ -16,7 +16,10 @@
 //! # What it reads
 //! Every `<criterion-dir>/**/new/benchmark.json` (ids and throughput) with its
 //! `new/estimates.json`, and `<baseline>/estimates.json` beside it for `--baseline NAME`
-//! (saved by `cargo bench -- --save-baseline NAME`). Ids follow `group/implementation/shape`;
+//! (saved by `cargo bench -- --save-baseline NAME`, before the pass being judged). Criterion
+//! copies `new/` into the baseline it saves, and into `base` on every plain run, so `--baseline
+//! base`, or a baseline identical to `new/` everywhere, is refused: it would compare a run with
+//! itself. Ids follow `group/implementation/shape`;
 //! a group named `<family>_<n>t` ran on n threads. The peak probe's JSON
 //! (`cargo run --release -p depthlab-gemm --example peak -- --json > peak.json`) gives the
 //! header and the ceilings.
@@ -27,7 +30,8 @@
 //! peak as a ceiling and each depthlab point as % of peak; the MLP layer products as grouped
 //! bars; training samples/s per workload with the ANCHORS.md peers for reference; every
 //! benchmark in a table; against a baseline, every change with its interval, regressions
-//! first.
+//! first. The probe runs at another time than the benches, so a rate can exceed its peak:
+//! such shares are marked † and counted in the header, and stay relative to the probe.
 //!
 //! # Change and noise
 //! Criterion's "typical" time (its slope estimate when it has one, else the mean) with its
@@ -188,6 +192,27 @@ pub enum BenchReportError {
         /// Baseline names that do exist.
         available: Vec<String>,
     },
+    /// The baseline cannot show a change: it is criterion's `base`, which every plain
+    /// `cargo bench` overwrites, or it holds the latest run's own estimates.
+    #[error(
+        "baseline {name:?} under {path} {why}: save a reference pass with `cargo bench -- --save-baseline NAME`, run the later pass with plain `cargo bench` (or `cargo bench -- --baseline NAME`), then `depthlab bench-report --baseline NAME`"
+    )]
+    SelfBaseline {
+        /// The name asked for.
+        name: String,
+        /// The criterion directory searched.
+        path: PathBuf,
+        /// Why nothing can be compared, worded to follow the name.
+        why: &'static str,
+    },
+    /// The `--peak` file cannot be read.
+    #[error("cannot read peak file {path}: {reason}")]
+    UnreadablePeak {
+        /// The file named by `--peak`.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// A results or probe file does not parse or holds impossible numbers.
     #[error("malformed file {path}: {reason}")]
     Malformed {
@@ -263,11 +288,41 @@ fn write_file(path: &Path, text: &str) -> Result<(), BenchReportError> {
     })
 }
 
+/// Refuses a baseline that would compare a run with itself. Criterion copies `new/` into the
+/// baseline it saves (`base` unless told `--save-baseline NAME`), so `base` equals `new/` after
+/// every plain run, and a named baseline does right after it was saved: every change would
+/// read +0.0%.
+fn check_baseline_differs(
+    name: &str,
+    root: &Path,
+    benches: &[Benchmark],
+) -> Result<(), BenchReportError> {
+    let why = if name == "base" {
+        "is criterion's own, rewritten by every plain `cargo bench` to equal the run's new/ \
+         estimates"
+    } else if benches
+        .iter()
+        .filter_map(|b| b.baseline.as_ref().map(|base| (base, &b.new)))
+        .all(|(base, new)| base == new)
+    {
+        "holds the same estimates as the latest run (new/) for every benchmark, so the \
+         comparison would be a run against itself"
+    } else {
+        return Ok(());
+    };
+    Err(BenchReportError::SelfBaseline {
+        name: name.to_string(),
+        path: root.to_path_buf(),
+        why,
+    })
+}
+
 /// Reads criterion's results and writes the Markdown + HTML report with its plots.
 ///
 /// # Errors
 /// A [`BenchReportError`] naming the path at fault: missing criterion directory, unknown
-/// baseline, malformed estimates or probe file, unwritable output.
+/// baseline or one identical to the latest run (or criterion's `base`), malformed estimates,
+/// unreadable or malformed probe file, unwritable output.
 pub fn write_bench_report(
     opts: &BenchReportOptions,
 ) -> Result<BenchReportSummary, BenchReportError> {
@@ -275,6 +330,9 @@ pub fn write_bench_report(
         return Err(BenchReportError::BadNoise(opts.noise));
     }
     let benches = criterion::load(&opts.criterion_dir, opts.baseline.as_deref())?;
+    if let Some(name) = &opts.baseline {
+        check_baseline_differs(name, &opts.criterion_dir, &benches)?;
+    }
     let peak = opts.peak.as_deref().map(PeakFile::load).transpose()?;
     let machine = machine(peak);
 

@@ -37,12 +37,20 @@ impl PeakFile {
     /// Reads and validates a probe file.
     ///
     /// # Errors
-    /// [`BenchReportError::Io`] when unreadable, [`BenchReportError::Malformed`] when it does not
-    /// parse or holds a non-positive rate.
+    /// [`BenchReportError::UnreadablePeak`] when missing or unreadable,
+    /// [`BenchReportError::Malformed`] when it does not parse or holds a non-positive rate.
     pub fn load(path: &Path) -> Result<Self, BenchReportError> {
-        let text = std::fs::read_to_string(path).map_err(|source| BenchReportError::Io {
+        // The file is the user's argument, so failing to read it is bad input (exit 2), not
+        // a fault of the machine.
+        let text = std::fs::read_to_string(path).map_err(|e| BenchReportError::UnreadablePeak {
             path: path.to_path_buf(),
-            source,
+            reason: if e.kind() == std::io::ErrorKind::NotFound {
+                "no such file (write it with `cargo run --release -p depthlab-gemm --example \
+                 peak -- --json > FILE`)"
+                    .to_string()
+            } else {
+                e.to_string()
+            },
         })?;
         let file: PeakFile =
             serde_json::from_str(&text).map_err(|e| BenchReportError::Malformed {

@@ -78,6 +78,8 @@ pub struct BarSeries {
 pub struct BarChart {
     /// Caption.
     pub title: String,
+    /// X axis description, under the category names.
+    pub x_desc: String,
     /// Y axis description.
     pub y_desc: String,
     /// Category names along x.
@@ -268,7 +270,7 @@ fn draw_bars<DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(&plot)
         .caption(&c.title, (FONT, 22))
         .margin(14)
-        .x_label_area_size(40)
+        .x_label_area_size(58)
         .y_label_area_size(80)
         .build_cartesian_2d(-0.5..n - 0.5, 0.0..top)
         .map_err(|e| s(&e))?;
@@ -277,6 +279,7 @@ fn draw_bars<DB: DrawingBackend>(
         .disable_x_mesh()
         .x_labels(0)
         .x_label_formatter(&|_| String::new())
+        .x_desc(c.x_desc.as_str())
         .y_desc(c.y_desc.as_str())
         .y_label_formatter(&|y| axis_number(*y))
         .label_style((FONT, 14))

@@ -35,6 +35,56 @@ pub(crate) struct Rendered {
     pub charts: Vec<(String, Chart)>,
 }
 
+/// Marks a share of the peak above 100%: the probe ran at another time, at another clock.
+const ABOVE_PEAK: &str = "†";
+
+/// What a point above the probe's peak means, for the header and under each table.
+const ABOVE_PEAK_WHY: &str = "the machine ran faster during the benches than during the \
+     peak probe, measured at another time, so percentages are relative to the probe, not a \
+     hard ceiling";
+
+/// `g` as a share of `peak`, marked [`ABOVE_PEAK`] beyond it.
+fn pct_of_peak(g: f64, peak: f64) -> String {
+    let mark = if g > peak { ABOVE_PEAK } else { "" };
+    format!("{:.0}%{mark}", 100.0 * g / peak)
+}
+
+/// `n` and the noun, plural unless `n` is 1.
+fn count_of(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// The probe's ceiling for a GEMM family at a thread count, when a probe file was given.
+fn family_peak(machine: &Machine, family: &str, threads: usize) -> Option<f64> {
+    let dtype = family_dtype(family)?;
+    machine.peak.as_ref()?.gflops(dtype, threads)
+}
+
+/// How many of a family's rates (every implementation) exceed its probe ceiling.
+fn count_above_peak(cells: &Cell<'_>, peak: Option<f64>) -> usize {
+    peak.map_or(0, |p| {
+        cells
+            .values()
+            .filter_map(|b| gflops(b))
+            .filter(|&g| g > p)
+            .count()
+    })
+}
+
+/// The x axis of a non-square GEMM family's bar chart.
+fn shape_axis(family: &str) -> &'static str {
+    match family {
+        "mlp" => "layer product (fwd_B×in×out = X·Wᵀ, wgrad_B×in×out = dYᵀ·X)",
+        "linear_fwd" => "Linear forward (fwd_B×in×out: batch × in → out)",
+        "linear_bwd" => "Linear backward (bwd_B×in×out: batch × in → out)",
+        _ => "shape",
+    }
+}
+
 /// Colour slot per implementation, stable across every chart.
 fn impl_color(name: &str) -> usize {
     match name {
@@ -166,7 +216,8 @@ fn gemm_section(
     charts: &mut Vec<(String, Chart)>,
 ) {
     let dtype = family_dtype(family).unwrap_or("f32");
-    let peak = machine.peak.as_ref().and_then(|p| p.gflops(dtype, threads));
+    let peak = family_peak(machine, family, threads);
+    let above = count_above_peak(cells, peak);
     let impls = impl_order(cells.keys().map(|k| k.0.clone()));
     let mut values: Vec<String> = cells.keys().map(|k| k.1.clone()).collect();
     let square = values.iter().all(|v| square_size(v).is_some());
@@ -178,7 +229,7 @@ fn gemm_section(
     } else {
         format!("{threads} threads")
     };
-    let pct = |g: f64| peak.map(|p| format!("{:.0}%", 100.0 * g / p));
+    let pct = |g: f64| peak.map(|p| pct_of_peak(g, p));
 
     let chart = if square {
         Chart::Line(LineChart {
@@ -208,12 +259,20 @@ fn gemm_section(
                 })
                 .collect(),
             ceilings: peak
-                .map(|p| vec![(format!("measured peak {dtype} {threads}T"), p)])
+                .map(|p| {
+                    let flag = if above > 0 {
+                        format!(" (probe; {ABOVE_PEAK} above)")
+                    } else {
+                        String::new()
+                    };
+                    vec![(format!("measured peak {dtype} {threads}T{flag}"), p)]
+                })
                 .unwrap_or_default(),
         })
     } else {
         Chart::Bar(BarChart {
             title: format!("{family}: {dtype} GFLOP/s per shape, {thread_words}"),
+            x_desc: shape_axis(family).to_string(),
             y_desc: "GFLOP/s".to_string(),
             categories: values.clone(),
             series: impls
@@ -228,7 +287,16 @@ fn gemm_section(
                     reference: false,
                 })
                 .collect(),
-            note: peak.map(|p| format!("measured peak {dtype} {threads}T: {p:.0} GFLOP/s")),
+            note: peak.map(|p| {
+                let mut note = format!("measured peak {dtype} {threads}T: {p:.0} GFLOP/s");
+                if above > 0 {
+                    note.push_str(&format!(
+                        "; {} above it (the probe ran at another time)",
+                        count_of(above, "bar")
+                    ));
+                }
+                note
+            }),
         })
     };
     blocks.push(Block::Heading(3, format!("`{family}` at {thread_words}")));
@@ -273,9 +341,16 @@ fn gemm_section(
     }
     blocks.push(Block::Table { header, rows });
     if let Some(p) = peak {
-        blocks.push(Block::Para(format!(
+        let mut text = format!(
             "Percentages are of the measured {dtype} peak on {thread_words}: {p:.1} GFLOP/s."
-        )));
+        );
+        if above > 0 {
+            text.push_str(&format!(
+                " {ABOVE_PEAK} {} above it: {ABOVE_PEAK_WHY}.",
+                count_of(above, "point")
+            ));
+        }
+        blocks.push(Block::Para(text));
     }
     charts.push((stem, chart));
 }
@@ -356,6 +431,7 @@ fn train_section(
             stem.clone(),
             Chart::Bar(BarChart {
                 title: format!("training {w}: samples/s"),
+                x_desc: "thread count".to_string(),
                 y_desc: "samples/s".to_string(),
                 categories: threads
                     .iter()
@@ -450,6 +526,17 @@ pub(crate) fn build(
                 .to_string(),
         ),
     }
+    let families = by_family(benches);
+    let above: usize = families
+        .iter()
+        .map(|((f, t), cells)| count_above_peak(cells, family_peak(machine, f, *t)))
+        .sum();
+    if above > 0 {
+        facts.push(format!(
+            "**GEMM points above the probe's peak: {above}** (marked {ABOVE_PEAK}): \
+             {ABOVE_PEAK_WHY}"
+        ));
+    }
     facts.push(format!(
         "Results: {} benchmarks from `{}`, report written {}",
         benches.len(),
@@ -497,7 +584,6 @@ pub(crate) fn build(
         }
     }
 
-    let families = by_family(benches);
     let gemm: Vec<_> = families
         .iter()
         .filter(|((f, _), _)| family_dtype(f).is_some())
@@ -584,6 +670,19 @@ pub(crate) fn build(
         if missing > 0 {
             blocks.push(Block::Para(format!(
                 "{missing} benchmark(s) have no `{name}` baseline and are not compared."
+            )));
+        }
+        // Criterion copies new/ into the baseline it saves: identical estimates mean the
+        // benchmark has not run since, not that it kept its speed.
+        let same = benches
+            .iter()
+            .filter(|b| b.baseline.as_ref() == Some(&b.new))
+            .count();
+        if same > 0 {
+            blocks.push(Block::Para(format!(
+                "{same} benchmark(s) hold the same estimates in `{name}` as in the latest run: \
+                 they have not run since the baseline was saved, so their +0.0% is not a \
+                 measurement."
             )));
         }
     }
