@@ -1,33 +1,11 @@
 //! The `depthlab` binary: one-line errors naming the bad value and its source, exit code 2 for
 //! bad input, nothing under `runs/` touched, and `--help` with an example for every command.
 
+mod cli_support;
+
+use cli_support::{assert_bad_input, depthlab};
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn depthlab(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_depthlab"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("SLURM_ARRAY_TASK_ID")
-        .output()
-        .expect("the depthlab binary runs")
-}
-
-/// Asserts exit code 2 and a single stderr line containing every needle.
-fn assert_bad_input(out: &Output, needles: &[&str]) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
-    assert_eq!(
-        err.trim_end().lines().count(),
-        1,
-        "one line expected, got: {err}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
-    for n in needles {
-        assert!(err.contains(n), "`{n}` missing from: {err}");
-    }
-}
 
 const STUDY: &str = r#"name = "cli"
 datasets = ["xor"]

@@ -2,36 +2,15 @@
 //! missing CSV targets, unprintable learning-rate ids, output paths under a regular file,
 //! closed stdout and stderr, and error messages that repeated themselves.
 
+mod cli_support;
+
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use cli_support::{assert_bad_input, depthlab};
 use depthlab_runner::data::{self, DataSpec};
 use depthlab_runner::study::{self, Study, StudyError};
-
-fn depthlab(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_depthlab"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("SLURM_ARRAY_TASK_ID")
-        .output()
-        .expect("the depthlab binary runs")
-}
-
-/// Asserts exit code 2 and a single stderr line containing every needle.
-fn assert_bad_input(out: &Output, needles: &[&str]) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
-    assert_eq!(
-        err.trim_end().lines().count(),
-        1,
-        "one line expected: {err}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
-    for n in needles {
-        assert!(err.contains(n), "`{n}` missing from: {err}");
-    }
-}
 
 const STUDY: &str = r#"name = "lim"
 datasets = ["xor"]

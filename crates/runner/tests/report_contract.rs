@@ -7,42 +7,11 @@ mod report_support;
 
 use std::path::Path;
 
-use depthlab_runner::record::{RunRecord, Task};
+use depthlab_runner::record::Task;
 use depthlab_runner::report::{
-    ConfigVerdict, ReportSettings, StudyContext, Verdict, compare_studies, fit_verdicts,
-    write_study_report,
+    ReportSettings, StudyContext, Verdict, compare_studies, fit_verdicts, write_study_report,
 };
-use report_support::{Synth, check_report_dir, links_of};
-
-/// A single-seed relu record with the given final train and test figures (percent or MSE).
-fn run(task: Task, depth: usize, width: usize, train: f64, test: f64) -> RunRecord {
-    let mut synth = match task {
-        Task::Classification => Synth::classification("c", "toy"),
-        Task::Regression => Synth::regression("c", "toy"),
-    };
-    synth.depths = vec![depth];
-    synth.widths = vec![width];
-    synth.activations = vec!["relu".into()];
-    synth.seeds = 1;
-    let mut r = synth.records().remove(0);
-    match task {
-        Task::Classification => {
-            r.train_accuracy = Some(train / 100.0);
-            r.test_accuracy = Some(test / 100.0);
-        }
-        Task::Regression => {
-            r.train_mse = Some(train);
-            r.test_mse = Some(test);
-        }
-    }
-    r
-}
-
-fn verdict_of(rows: &[ConfigVerdict], depth: usize, width: usize) -> &ConfigVerdict {
-    rows.iter()
-        .find(|v| v.depth == depth && v.width == width)
-        .unwrap()
-}
+use report_support::{Synth, check_report_dir, links_of, one_run, verdict_of};
 
 #[test]
 fn train_falling_with_size_is_not_overfit() {
@@ -50,13 +19,13 @@ fn train_falling_with_size_is_not_overfit() {
     // width-4 model and trains a little above it, but far below the widths in between. Its
     // train accuracy fell with size, so it is failing to fit, not overfitting.
     let records = vec![
-        run(Task::Classification, 5, 4, 91.4, 92.1),
-        run(Task::Classification, 5, 8, 91.2, 90.4),
-        run(Task::Classification, 5, 16, 99.8, 99.6),
-        run(Task::Classification, 5, 32, 99.8, 99.6),
-        run(Task::Classification, 5, 64, 91.9, 90.0),
+        one_run("c", Task::Classification, 5, 4, 91.4, 92.1),
+        one_run("c", Task::Classification, 5, 8, 91.2, 90.4),
+        one_run("c", Task::Classification, 5, 16, 99.8, 99.6),
+        one_run("c", Task::Classification, 5, 32, 99.8, 99.6),
+        one_run("c", Task::Classification, 5, 64, 91.9, 90.0),
         // Along depth: deeper trains worse than the shallower model and tests 4 points worse.
-        run(Task::Classification, 6, 32, 95.0, 95.6),
+        one_run("c", Task::Classification, 6, 32, 95.0, 95.6),
     ];
     let rows = fit_verdicts(&records, &ReportSettings::default()).unwrap();
     for (d, w) in [(5, 64), (6, 32)] {
@@ -66,8 +35,8 @@ fn train_falling_with_size_is_not_overfit() {
 
     // Regression: train MSE rose with width while test MSE rose too: not overfit.
     let records = vec![
-        run(Task::Regression, 1, 8, 0.010, 0.011),
-        run(Task::Regression, 1, 64, 0.014, 0.018),
+        one_run("c", Task::Regression, 1, 8, 0.010, 0.011),
+        one_run("c", Task::Regression, 1, 64, 0.014, 0.018),
     ];
     let rows = fit_verdicts(&records, &ReportSettings::default()).unwrap();
     let v = verdict_of(&rows, 1, 64);
@@ -80,9 +49,9 @@ fn trend_rule_tolerates_seed_noise_between_the_two_models() {
     // between, while test falls 3 points below width 8: overfit by the trend rule. Against
     // width 32 itself train did fall (99.0 < 99.5), so that pair does not count.
     let records = vec![
-        run(Task::Classification, 1, 8, 95.0, 95.0),
-        run(Task::Classification, 1, 32, 99.5, 94.5),
-        run(Task::Classification, 1, 128, 99.0, 92.0),
+        one_run("c", Task::Classification, 1, 8, 95.0, 95.0),
+        one_run("c", Task::Classification, 1, 32, 99.5, 94.5),
+        one_run("c", Task::Classification, 1, 128, 99.0, 92.0),
     ];
     let settings = ReportSettings {
         overfit_gap: 10.0,

@@ -4,46 +4,16 @@
 
 mod report_support;
 
-use depthlab_runner::record::{RunOutcome, RunRecord, Task};
-use depthlab_runner::report::{ConfigVerdict, ReportSettings, Verdict, fit_verdicts};
-use report_support::Synth;
-
-/// A single-seed record of a 2-class problem with the given final figures (percent or MSE).
-fn run(task: Task, depth: usize, width: usize, train: f64, test: f64) -> RunRecord {
-    let mut synth = match task {
-        Task::Classification => Synth::classification("v", "toy"),
-        Task::Regression => Synth::regression("v", "toy"),
-    };
-    synth.depths = vec![depth];
-    synth.widths = vec![width];
-    synth.activations = vec!["relu".into()];
-    synth.seeds = 1;
-    let mut r = synth.records().remove(0);
-    match task {
-        Task::Classification => {
-            r.train_accuracy = Some(train / 100.0);
-            r.test_accuracy = Some(test / 100.0);
-        }
-        Task::Regression => {
-            r.train_mse = Some(train);
-            r.test_mse = Some(test);
-        }
-    }
-    r
-}
-
-fn verdict_of(rows: &[ConfigVerdict], depth: usize, width: usize) -> &ConfigVerdict {
-    rows.iter()
-        .find(|v| v.depth == depth && v.width == width)
-        .unwrap()
-}
+use depthlab_runner::record::{RunOutcome, Task};
+use depthlab_runner::report::{ReportSettings, Verdict, fit_verdicts};
+use report_support::{one_run, verdict_of};
 
 #[test]
 fn classification_underfit_good_and_overfit_by_gap() {
     let records = vec![
-        run(Task::Classification, 1, 2, 62.0, 60.0),
-        run(Task::Classification, 1, 8, 97.0, 95.5),
-        run(Task::Classification, 1, 64, 100.0, 88.0),
+        one_run("v", Task::Classification, 1, 2, 62.0, 60.0),
+        one_run("v", Task::Classification, 1, 8, 97.0, 95.5),
+        one_run("v", Task::Classification, 1, 64, 100.0, 88.0),
     ];
     let rows = fit_verdicts(&records, &ReportSettings::default()).unwrap();
     assert_eq!(rows.len(), 3);
@@ -66,12 +36,12 @@ fn test_falling_while_train_rises_with_size_is_overfit() {
     // Small gaps everywhere (below a 10-point gap threshold), but the widest model tests 3
     // points worse than a narrower one while training better: overfit by the trend rule.
     let records = vec![
-        run(Task::Classification, 2, 8, 95.0, 94.0),
-        run(Task::Classification, 2, 32, 97.0, 96.0),
-        run(Task::Classification, 2, 128, 99.0, 93.0),
+        one_run("v", Task::Classification, 2, 8, 95.0, 94.0),
+        one_run("v", Task::Classification, 2, 32, 97.0, 96.0),
+        one_run("v", Task::Classification, 2, 128, 99.0, 93.0),
         // Along depth at the same width: deeper, train no better, test lower -> not the trend
         // rule (train did not rise), and its gap is small: good.
-        run(Task::Classification, 3, 32, 96.0, 95.0),
+        one_run("v", Task::Classification, 3, 32, 96.0, 95.0),
     ];
     let settings = ReportSettings {
         overfit_gap: 10.0,
@@ -101,8 +71,8 @@ fn test_falling_while_train_rises_with_size_is_overfit() {
 #[test]
 fn thresholds_come_from_the_settings() {
     let records = vec![
-        run(Task::Classification, 1, 4, 85.0, 84.0),
-        run(Task::Classification, 1, 16, 99.0, 92.0),
+        one_run("v", Task::Classification, 1, 4, 85.0, 84.0),
+        one_run("v", Task::Classification, 1, 16, 99.0, 92.0),
     ];
     let defaults = fit_verdicts(&records, &ReportSettings::default()).unwrap();
     assert_eq!(verdict_of(&defaults, 1, 4).verdict, Verdict::Underfit);
@@ -120,9 +90,9 @@ fn thresholds_come_from_the_settings() {
 #[test]
 fn regression_verdicts_use_mse() {
     let records = vec![
-        run(Task::Regression, 1, 2, 0.20, 0.21),
-        run(Task::Regression, 1, 8, 0.010, 0.012),
-        run(Task::Regression, 1, 64, 0.004, 0.030),
+        one_run("v", Task::Regression, 1, 2, 0.20, 0.21),
+        one_run("v", Task::Regression, 1, 8, 0.010, 0.012),
+        one_run("v", Task::Regression, 1, 64, 0.004, 0.030),
     ];
     let rows = fit_verdicts(&records, &ReportSettings::default()).unwrap();
     let under = verdict_of(&rows, 1, 2);
@@ -136,7 +106,7 @@ fn regression_verdicts_use_mse() {
 
 #[test]
 fn seeds_are_averaged_and_diverged_runs_left_out() {
-    let mut a = run(Task::Classification, 1, 8, 96.0, 95.0);
+    let mut a = one_run("v", Task::Classification, 1, 8, 96.0, 95.0);
     let mut b = a.clone();
     b.seed = 1;
     b.id = "toy-d1-w8-relu-s1".into();

@@ -3,13 +3,16 @@
 //! files it did not write and respects the writer's lock, and a changed study cannot continue
 //! in a directory of results made with other settings.
 
+mod cli_support;
+
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use cli_support::depthlab;
 use depthlab_runner::record::{RunOutcome, RunRecord};
 use depthlab_runner::shard::Shard;
 use depthlab_runner::store::{self, ResultsWriter, StoreError, StudyDir};
@@ -68,15 +71,6 @@ fn run(text: &str, dir: &Path, shard: Shard) -> sweep::SweepSummary {
     let p = plan(text, dir, shard);
     p.check().unwrap();
     sweep::run(&p, &Silent).unwrap()
-}
-
-fn depthlab(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_depthlab"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("SLURM_ARRAY_TASK_ID")
-        .output()
-        .expect("the depthlab binary runs")
 }
 
 fn stderr(out: &Output) -> String {

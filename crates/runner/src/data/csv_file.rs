@@ -178,13 +178,7 @@ fn parse_number(
         return Err(empty_cell(path, line, col, name));
     }
     let Some(v) = text.parse::<f64>().ok().filter(|v| v.is_finite()) else {
-        return Err(DataError::NotANumber {
-            path: path.to_string(),
-            line,
-            column: col + 1,
-            column_name: name.to_string(),
-            value: text.to_string(),
-        });
+        return Err(not_a_number(path, line, col, name, text));
     };
     let narrow = v as f32;
     if narrow.is_finite() {
@@ -197,6 +191,16 @@ fn parse_number(
             column_name: name.to_string(),
             value: text.to_string(),
         })
+    }
+}
+
+fn not_a_number(path: &str, line: u64, col: usize, name: &str, text: &str) -> DataError {
+    DataError::NotANumber {
+        path: path.to_string(),
+        line,
+        column: col + 1,
+        column_name: name.to_string(),
+        value: text.to_string(),
     }
 }
 
@@ -224,13 +228,7 @@ fn check_target(
     let marker = matches!(text.to_ascii_lowercase().as_str(), "na" | "n/a" | "null");
     let non_finite = text.parse::<f64>().is_ok_and(|v| !v.is_finite());
     if marker || non_finite {
-        return Err(DataError::NotANumber {
-            path: path.to_string(),
-            line,
-            column: col + 1,
-            column_name: name.to_string(),
-            value: text.to_string(),
-        });
+        return Err(not_a_number(path, line, col, name, text));
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use depthlab_runner::record::{EpochPoint, RunOutcome, RunRecord, Task};
+use depthlab_runner::report::ConfigVerdict;
 
 /// Parameters of an MLP with `features` inputs, `depth` hidden layers of `width`, `outputs`.
 pub fn params(features: usize, depth: usize, width: usize, outputs: usize) -> usize {
@@ -311,4 +312,43 @@ pub fn check_png(path: &std::path::Path) {
         path.display(),
         columns.len()
     );
+}
+
+/// A single-seed relu record of study `name` with the given final train and test figures
+/// (percent for classification, MSE for regression).
+pub fn one_run(
+    name: &str,
+    task: Task,
+    depth: usize,
+    width: usize,
+    train: f64,
+    test: f64,
+) -> RunRecord {
+    let mut synth = match task {
+        Task::Classification => Synth::classification(name, "toy"),
+        Task::Regression => Synth::regression(name, "toy"),
+    };
+    synth.depths = vec![depth];
+    synth.widths = vec![width];
+    synth.activations = vec!["relu".into()];
+    synth.seeds = 1;
+    let mut r = synth.records().remove(0);
+    match task {
+        Task::Classification => {
+            r.train_accuracy = Some(train / 100.0);
+            r.test_accuracy = Some(test / 100.0);
+        }
+        Task::Regression => {
+            r.train_mse = Some(train);
+            r.test_mse = Some(test);
+        }
+    }
+    r
+}
+
+/// The verdict row of the configuration at `depth` × `width`.
+pub fn verdict_of(rows: &[ConfigVerdict], depth: usize, width: usize) -> &ConfigVerdict {
+    rows.iter()
+        .find(|v| v.depth == depth && v.width == width)
+        .unwrap()
 }
