@@ -355,7 +355,7 @@ fn cmd_run(a: RunArgs) -> Result<u8> {
         }
         return Ok(0);
     }
-    let report_dir = Path::new(REPORTS_DIR).join(&study.name);
+    let report_dir = default_report_dir(&out, &study);
     let reporting = !a.no_report && shard.is_all();
     if reporting {
         check_out_dir("report directory", &report_dir)?;
@@ -653,6 +653,16 @@ fn load_study_dir(dir: &Path) -> Result<(Study, Vec<RunRecord>)> {
     Ok((study, loaded.records))
 }
 
+/// `reports/<name of the results directory>`: `runs/widths` reports to `reports/widths`, and two
+/// `--out` trials of one study to two report directories instead of one overwriting the other.
+/// A results path without a last component (`.`) falls back to the study's name.
+fn default_report_dir(results: &Path, study: &Study) -> PathBuf {
+    let name = results
+        .file_name()
+        .map_or_else(|| study.name.clone(), |n| n.to_string_lossy().into_owned());
+    Path::new(REPORTS_DIR).join(name)
+}
+
 fn dir_name(dir: &Path) -> String {
     dir.file_name()
         .map_or_else(|| "study".to_string(), |n| n.to_string_lossy().into_owned())
@@ -665,9 +675,7 @@ fn cmd_report(a: ReportArgs) -> Result<u8> {
     } else {
         "report directory"
     };
-    let out = a
-        .out
-        .unwrap_or_else(|| Path::new(REPORTS_DIR).join(&study.name));
+    let out = a.out.unwrap_or_else(|| default_report_dir(&a.dir, &study));
     check_out_dir(label, &out)?;
     write_report(&study, &a.dir, &records, &out, false)?;
     progress::note(format_args!("report: {}", out.join("index.html").display()));

@@ -22,6 +22,38 @@ fn write_study(dir: &Path, text: &str) {
 }
 
 #[test]
+fn reports_are_named_after_the_results_directory() {
+    // Two trials of one study in two --out directories must not share one report directory.
+    let tmp = tempfile::tempdir().unwrap();
+    write_study(tmp.path(), STUDY);
+    for dir in ["trial-a", "trial-b"] {
+        let out = depthlab(tmp.path(), &["run", "s.toml", "--out", dir, "--quiet"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            tmp.path()
+                .join("reports")
+                .join(dir)
+                .join("index.html")
+                .is_file()
+        );
+    }
+    assert!(!tmp.path().join("reports/cli").exists());
+    // `report DIR` follows the same rule.
+    fs::remove_dir_all(tmp.path().join("reports/trial-a")).unwrap();
+    let out = depthlab(tmp.path(), &["report", "trial-a"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(tmp.path().join("reports/trial-a/index.html").is_file());
+}
+
+#[test]
 fn unknown_flag_is_one_line_exit_2() {
     let tmp = tempfile::tempdir().unwrap();
     let out = depthlab(tmp.path(), &["run", "--bogus"]);
