@@ -1095,16 +1095,10 @@ impl RawStudy {
             Some(r) => {
                 let span = r.span();
                 let settings = r.into_inner();
-                settings.validate().map_err(|m| {
-                    // The message names the key first (`[report] overfit_gap = -5 ...`): point
-                    // at it rather than at the table when it is written there.
-                    let key = m
-                        .strip_prefix("[report] ")
-                        .and_then(|rest| rest.split([' ', '=']).next());
-                    let at = key
-                        .and_then(|k| find_key(cx.source, span.start, k))
-                        .map_or(span, |i| i..i);
-                    cx.err(at, m)
+                settings.validate().map_err(|e| {
+                    // Point at the key rather than at the table when it is written there.
+                    let at = find_key(cx.source, span.start, e.key).map_or(span, |i| i..i);
+                    cx.err(at, e.message)
                 })?;
                 settings
             }

@@ -184,7 +184,9 @@ pub fn fit_verdicts(
     records: &[RunRecord],
     settings: &ReportSettings,
 ) -> Result<Vec<ConfigVerdict>, ReportError> {
-    settings.validate().map_err(ReportError::Settings)?;
+    settings
+        .validate()
+        .map_err(|e| ReportError::Settings(e.into()))?;
     let datasets = analysis::analyse(records, settings);
     Ok(page::verdict_rows(&datasets))
 }
@@ -198,7 +200,9 @@ pub fn write_study_report(
     records: &[RunRecord],
     ctx: &StudyContext,
 ) -> Result<ReportSummary, ReportError> {
-    ctx.settings.validate().map_err(ReportError::Settings)?;
+    ctx.settings
+        .validate()
+        .map_err(|e| ReportError::Settings(e.into()))?;
     if records.is_empty() {
         return Err(ReportError::NoRecords {
             study: ctx.name.clone(),
@@ -218,7 +222,9 @@ pub fn compare_studies(
     out: &Path,
     settings: &ReportSettings,
 ) -> Result<CompareSummary, ReportError> {
-    settings.validate().map_err(ReportError::Settings)?;
+    settings
+        .validate()
+        .map_err(|e| ReportError::Settings(e.into()))?;
     compare::compare(a, b, out, settings)
 }
 

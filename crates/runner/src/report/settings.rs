@@ -56,9 +56,26 @@ impl Default for ReportSettings {
     }
 }
 
+/// A `[report]` setting out of its range: the key (so a study file can point at it) and the
+/// message naming key and value.
+#[derive(Debug, Clone)]
+pub(crate) struct InvalidSetting {
+    /// The offending key, as written in `[report]`.
+    pub key: &'static str,
+    /// `[report] key = value ...`.
+    pub message: String,
+}
+
+impl From<InvalidSetting> for String {
+    fn from(e: InvalidSetting) -> String {
+        e.message
+    }
+}
+
 impl ReportSettings {
-    /// Checks ranges; the message names the offending key and value.
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    /// Checks ranges; the error names the offending key and value.
+    pub(crate) fn validate(&self) -> Result<(), InvalidSetting> {
+        let invalid = |key: &'static str, message: String| Err(InvalidSetting { key, message });
         let checks: [(&str, f64, bool); 9] = [
             (
                 "underfit_accuracy",
@@ -96,17 +113,23 @@ impl ReportSettings {
         ];
         for (key, value, ok) in checks {
             if !(value.is_finite() && ok) {
-                return Err(format!("[report] {key} = {value} is out of range"));
+                return invalid(key, format!("[report] {key} = {value} is out of range"));
             }
         }
         if self.fixed_width == Some(0) {
-            return Err("[report] fixed_width = 0; expected a width of at least 1".into());
+            return invalid(
+                "fixed_width",
+                "[report] fixed_width = 0; expected a width of at least 1".into(),
+            );
         }
         if !(8..=1000).contains(&self.region_resolution) {
-            return Err(format!(
-                "[report] region_resolution = {} is out of range; expected 8..=1000",
-                self.region_resolution
-            ));
+            return invalid(
+                "region_resolution",
+                format!(
+                    "[report] region_resolution = {} is out of range; expected 8..=1000",
+                    self.region_resolution
+                ),
+            );
         }
         Ok(())
     }
