@@ -110,6 +110,11 @@ impl<T: Float> Linear<T> {
         self.weight.as_mut_slice()
     }
 
+    /// The weight's values and the bias, both mutable at once (shapes fixed).
+    pub fn parameters_mut(&mut self) -> (&mut [T], Option<&mut [T]>) {
+        (self.weight.as_mut_slice(), self.bias.as_deref_mut())
+    }
+
     /// The weight as a mutable depthlab-gemm view, for products that update it in place.
     pub(crate) fn weight_view_mut(&mut self) -> MatMut<'_, T> {
         self.weight.view_mut()

@@ -206,12 +206,6 @@ impl<T: Float> Mlp<T> {
         Ok(Self { config, layers })
     }
 
-    /// Checks the layers still match the configuration; whole layers can be replaced through
-    /// [`Mlp::layers_mut`].
-    pub(crate) fn check_layers(&self) -> Result<(), NnError> {
-        check_layers(&self.config, &self.layers)
-    }
-
     /// The architecture.
     pub fn config(&self) -> &MlpConfig {
         &self.config
@@ -222,12 +216,16 @@ impl<T: Float> Mlp<T> {
         &self.layers
     }
 
-    /// The Linear layers, mutable. [`Linear::weight_mut`] and [`Linear::bias_mut`] change
-    /// values in place and keep every shape; a layer replaced whole by one of another shape
-    /// makes [`Mlp::predict`], [`crate::Trainer`] and [`crate::save_safetensors`] return
-    /// [`NnError::Shape`] naming it.
-    pub fn layers_mut(&mut self) -> &mut [Linear<T>] {
+    /// The Linear layers, mutable, for the crate's own in-place updates. Not public: a layer
+    /// replaced whole could change shape and break the model's agreement with its config.
+    pub(crate) fn layers_mut(&mut self) -> &mut [Linear<T>] {
         &mut self.layers
+    }
+
+    /// Each layer's weight values (out × in, row-major) and bias, mutable in place: the
+    /// shapes stay those of [`Mlp::config`].
+    pub fn parameters_mut(&mut self) -> impl Iterator<Item = (&mut [T], Option<&mut [T]>)> {
+        self.layers.iter_mut().map(Linear::parameters_mut)
     }
 
     /// Number of hidden layers.
@@ -262,11 +260,9 @@ impl<T: Float> Mlp<T> {
     /// use [`crate::Trainer::evaluate`] for allocation-free evaluation.
     ///
     /// # Errors
-    /// [`NnError::Shape`] when `x` does not have [`Mlp::input_dim`] columns or a layer no
-    /// longer matches the configuration; [`NnError::InvalidValue`] when a layer's output for
-    /// this many rows cannot be allocated.
+    /// [`NnError::Shape`] when `x` does not have [`Mlp::input_dim`] columns;
+    /// [`NnError::InvalidValue`] when a layer's output for this many rows cannot be allocated.
     pub fn predict(&self, x: &Matrix<T>) -> Result<Matrix<T>, NnError> {
-        self.check_layers()?;
         self.check_input("predict input columns vs model input", x)?;
         let last = self.layers.len() - 1;
         let mut cur: Option<Matrix<T>> = None;

@@ -167,8 +167,7 @@ impl<T: Float> Trainer<T> {
     ///
     /// # Errors
     /// [`NnError::InvalidValue`] for a zero `max_batch`, one whose buffers would exceed
-    /// `isize::MAX` bytes or cannot be allocated, or bad optimizer settings;
-    /// [`NnError::Shape`] when a layer of `model` no longer matches its configuration.
+    /// `isize::MAX` bytes or cannot be allocated, or bad optimizer settings.
     pub fn new(
         model: &Mlp<T>,
         max_batch: usize,
@@ -183,7 +182,6 @@ impl<T: Float> Trainer<T> {
             });
         }
         optimizer.validate()?;
-        model.check_layers()?;
         let cfg = model.config();
         let dims = cfg.layer_dims();
         let batch_err = |reason: String| NnError::InvalidValue {
@@ -277,9 +275,7 @@ impl<T: Float> Trainer<T> {
     }
 
     fn check_model(&self, model: &Mlp<T>) -> Result<(), NnError> {
-        // The layers themselves are compared, not the model's configuration: a layer replaced
-        // through `layers_mut` changes the one but not the other. Layer by layer, since
-        // collecting the shapes would allocate.
+        // Layer by layer, since collecting the shapes would allocate.
         let layers = model.layers();
         let same_layers = layers.len() == self.dims.len()
             && layers.iter().zip(&self.dims).all(|(l, &(i, o))| {

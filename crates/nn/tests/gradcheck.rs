@@ -232,8 +232,8 @@ fn check_mlp(act: Activation, loss: Loss, bias: bool, rows: usize) {
     let mut model = cfg.build_as::<f64>(5).unwrap();
     // Non-zero biases so every term of the gradient is exercised.
     let mut rng = ChaCha8Rng::seed_from_u64(9);
-    for layer in model.layers_mut() {
-        if let Some(b) = layer.bias_mut() {
+    for (_, bias) in model.parameters_mut() {
+        if let Some(b) = bias {
             b.iter_mut()
                 .for_each(|v| *v = 0.4 * rng.random::<f64>() - 0.2);
         }
@@ -262,8 +262,8 @@ fn check_mlp(act: Activation, loss: Loss, bias: bool, rows: usize) {
         let n_w = model.layers()[l].weight().as_slice().len();
         for k in 0..n_w {
             let (mut p, mut m) = (model.clone(), model.clone());
-            p.layers_mut()[l].weight_mut()[k] += H;
-            m.layers_mut()[l].weight_mut()[k] -= H;
+            p.parameters_mut().nth(l).unwrap().0[k] += H;
+            m.parameters_mut().nth(l).unwrap().0[k] -= H;
             let numeric = (loss_of(&p) - loss_of(&m)) / (2.0 * H);
             assert_close(
                 &format!("{act} {loss} layer {l} dW[{k}]"),
@@ -281,8 +281,8 @@ fn check_mlp(act: Activation, loss: Loss, bias: bool, rows: usize) {
         );
         for (k, &analytic) in db.iter().enumerate() {
             let (mut p, mut m) = (model.clone(), model.clone());
-            p.layers_mut()[l].bias_mut().unwrap()[k] += H;
-            m.layers_mut()[l].bias_mut().unwrap()[k] -= H;
+            p.parameters_mut().nth(l).unwrap().1.unwrap()[k] += H;
+            m.parameters_mut().nth(l).unwrap().1.unwrap()[k] -= H;
             let numeric = (loss_of(&p) - loss_of(&m)) / (2.0 * H);
             assert_close(
                 &format!("{act} {loss} layer {l} db[{k}]"),

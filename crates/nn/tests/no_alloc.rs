@@ -149,5 +149,5 @@ fn evaluation_does_not_allocate_either() {
     let m = trainer.evaluate(&model, &x, &y).unwrap();
     assert_eq!(region.change().allocations, 0);
     assert!(m.accuracy.is_some());
-    model.layers_mut()[0].weight_mut()[0] = 1.0;
+    model.parameters_mut().next().unwrap().0[0] = 1.0;
 }
