@@ -140,7 +140,7 @@ impl Activation {
             Activation::Elu(a) => elu(z, T::from_f64(a)),
             Activation::Gelu => gelu(z),
             Activation::Softplus => softplus(z),
-            Activation::Silu => z * sigmoid(z),
+            Activation::Silu => silu(z),
         }
     }
 
@@ -268,7 +268,7 @@ macro_rules! per_activation {
                 $body
             }
             Activation::Silu => {
-                let $f = |z: $t| z * sigmoid(z);
+                let $f = |z: $t| silu(z);
                 $body
             }
         }
@@ -321,11 +321,23 @@ pub(crate) fn elu_derivative<T: Float>(z: T, alpha: T) -> T {
     if z > T::ZERO { T::ONE } else { neg }
 }
 
+/// Where a factor of a product has reached its limit of 0 (`Φ(z)` below [`GELU_ZERO_CDF`],
+/// `φ(z)` beyond `±TAIL`, `σ(z)` below `-TAIL`), `z` is clamped in that product, so an
+/// infinite `z` gives the limit (`0`) rather than `∞·0 = NaN`. Within `±TAIL` no bit
+/// changes. Beyond it `f64` is unchanged too (the factor is exactly 0), while `f32`, whose
+/// fast `exp` saturates at the smallest normal instead of reaching 0, moves from `z·1e-38`
+/// to `±TAIL·1e-38`: both are 0 to any precision a loss can see. A NaN `z` still comes out
+/// NaN through the other factor.
+const TAIL: f64 = 800.0;
+
+/// Below this, `1 + erf(z/√2)` is exactly 0 in `f32` and `f64` alike (`erfc(10/√2)` ≈ 1.5e-23).
+const GELU_ZERO_CDF: f64 = -10.0;
+
 /// `zΦ(z)`, exact (erf) form.
 #[inline(always)]
 pub(crate) fn gelu<T: Float>(z: T) -> T {
     let half = T::from_f64(0.5);
-    half * z * (T::ONE + (z / T::from_f64(SQRT_2)).erf())
+    half * z.max(T::from_f64(GELU_ZERO_CDF)) * (T::ONE + (z / T::from_f64(SQRT_2)).erf())
 }
 
 /// d/dz zΦ(z) = Φ(z) + zφ(z).
@@ -334,7 +346,7 @@ pub(crate) fn gelu_derivative<T: Float>(z: T) -> T {
     let half = T::from_f64(0.5);
     let cdf = half * (T::ONE + (z / T::from_f64(SQRT_2)).erf());
     let pdf = T::from_f64(INV_SQRT_2PI) * (-half * z * z).exp_fast();
-    cdf + z * pdf
+    cdf + clamp_tail(z) * pdf
 }
 
 /// `ln(1+e^z)` as `max(z,0) + ln(1+e^{-|z|})`, which never overflows.
@@ -347,7 +359,20 @@ pub(crate) fn softplus<T: Float>(z: T) -> T {
 #[inline(always)]
 pub(crate) fn silu_derivative<T: Float>(z: T) -> T {
     let s = sigmoid(z);
-    s * (T::ONE + z * (T::ONE - s))
+    s * (T::ONE + clamp_tail(z) * (T::ONE - s))
+}
+
+/// `zσ(z)`; `σ(z)` is exactly 0 below `-TAIL` (see [`TAIL`]).
+#[inline(always)]
+pub(crate) fn silu<T: Float>(z: T) -> T {
+    z.max(T::from_f64(-TAIL)) * sigmoid(z)
+}
+
+/// `z` within `±TAIL`; a NaN comes out as `-TAIL` (`max` ignores it), so callers rely on
+/// another factor to carry the NaN.
+#[inline(always)]
+fn clamp_tail<T: Float>(z: T) -> T {
+    z.max(T::from_f64(-TAIL)).min(T::from_f64(TAIL))
 }
 
 /// `e^z - 1` for `z ≤ 0`, accurate near zero: a Taylor polynomial for `|z| < 10⁻²` (exact to
@@ -529,5 +554,97 @@ mod tests {
             let want: Vec<u32> = want.iter().map(|v| v.to_bits()).collect();
             assert_eq!(bits, want, "{path}");
         }
+    }
+
+    /// `(f(+∞), f(−∞), f'(+∞), f'(−∞))`: the limits, for the `ALL` activations with
+    /// leaky_relu(0.2) and elu(2.5) appended.
+    fn limits(act: Activation) -> [f64; 4] {
+        let inf = f64::INFINITY;
+        match act {
+            Activation::Identity => [inf, -inf, 1.0, 1.0],
+            Activation::Sigmoid => [1.0, 0.0, 0.0, 0.0],
+            Activation::Tanh => [1.0, -1.0, 0.0, 0.0],
+            Activation::Relu => [inf, 0.0, 1.0, 0.0],
+            Activation::LeakyRelu(a) => [inf, -inf, 1.0, a],
+            Activation::Elu(a) => [inf, -a, 1.0, 0.0],
+            Activation::Gelu | Activation::Softplus | Activation::Silu => [inf, 0.0, 1.0, 0.0],
+        }
+    }
+
+    fn check_infinities<T: Float>() {
+        let z = [T::from_f64(f64::INFINITY), T::from_f64(f64::NEG_INFINITY)];
+        let alphas = [Activation::LeakyRelu(0.2), Activation::Elu(2.5)];
+        for act in Activation::ALL.into_iter().chain(alphas) {
+            let [hi, lo, dhi, dlo] = limits(act);
+            let near =
+                |got: T, want: f64| (got.to_f64() - want).abs() <= 1e-6 || got.to_f64() == want;
+            for (path, a) in all_paths(act, &z) {
+                assert!(
+                    near(a[0], hi) && near(a[1], lo),
+                    "{act} {path}: f(±inf) = {}, {}",
+                    a[0],
+                    a[1]
+                );
+            }
+            let a: Vec<T> = z.iter().map(|&v| act.value(v)).collect();
+            let d: Vec<T> = z
+                .iter()
+                .zip(&a)
+                .map(|(&v, &av)| act.derivative(v, av))
+                .collect();
+            let mut delta = vec![T::ONE; 2];
+            act.backward_slice(&z, &a, &mut delta).unwrap();
+            for (path, d) in [("derivative", d), ("backward_slice", delta)] {
+                assert!(
+                    near(d[0], dhi) && near(d[1], dlo),
+                    "{act} {path}: f'(±inf) = {}, {}",
+                    d[0],
+                    d[1]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn infinities_give_the_limits_not_nan() {
+        check_infinities::<f32>();
+        check_infinities::<f64>();
+    }
+
+    /// The tail clamps change no value within `±TAIL` (the unclamped formulas, bit for bit)
+    /// and beyond it only values below 1e-30, on a grid that runs far past the points where
+    /// `Φ`, `φ` and `σ` reach their limit.
+    fn check_tails_unchanged<T: Float>() {
+        let half = T::from_f64(0.5);
+        for i in -4000..=4000 {
+            let z = T::from_f64(f64::from(i) * 0.37);
+            let s = sigmoid(z);
+            let cdf = half * (T::ONE + (z / T::from_f64(SQRT_2)).erf());
+            let pdf = T::from_f64(INV_SQRT_2PI) * (-half * z * z).exp_fast();
+            let pairs = [
+                (
+                    "gelu",
+                    gelu(z),
+                    half * z * (T::ONE + (z / T::from_f64(SQRT_2)).erf()),
+                ),
+                ("gelu'", gelu_derivative(z), cdf + z * pdf),
+                ("silu", silu(z), z * s),
+                ("silu'", silu_derivative(z), s * (T::ONE + z * (T::ONE - s))),
+            ];
+            for (name, got, want) in pairs {
+                let (got, want) = (got.to_f64(), want.to_f64());
+                if z.to_f64().abs() <= TAIL {
+                    assert_eq!(got.to_bits(), want.to_bits(), "{name}({z})");
+                } else {
+                    assert!((got - want).abs() < 1e-30, "{name}({z}): {got} vs {want}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tail_clamps_leave_finite_values_bit_identical() {
+        check_tails_unchanged::<f32>();
+        check_tails_unchanged::<f64>();
     }
 }

@@ -21,7 +21,7 @@ use depthlab_gemm::{MatMut, MatRef, Parallelism, VectorTask, gemm_with, with_vec
 
 use crate::activation::{
     Activation, elu, elu_derivative, gelu, gelu_derivative, leaky_relu, per_activation, relu,
-    sigmoid, silu_derivative, softplus,
+    sigmoid, silu, silu_derivative, softplus,
 };
 use crate::error::{NnError, shape2};
 use crate::float::Float;
