@@ -73,8 +73,19 @@ const B_IN_PLACE_MAX_ROW_STRIDE: usize = 4 << 10;
 /// 0.89× → 0.96× the `gemm` crate; nothing else moved beyond ±2%).
 const B_PREFETCH_STEPS: isize = 8;
 
-/// Below this many multiply-adds a second thread costs more in hand-off than it saves.
-const MIN_PARALLEL_MACS: usize = 96 * 96 * 96;
+/// Under [`Parallelism::Auto`], products with fewer multiply-adds than this (about 203³) stay
+/// on the calling thread: below it, handing half to a second thread costs more than the half
+/// takes.
+///
+/// A hand-off is a wake-up and a join, tens of µs on a virtual machine whose idle vCPUs halt.
+/// Measured on the 2-core Intel KVM guest (2026-12-02, 1 thread vs 2 inside a 2-thread pool,
+/// medians of 15 interleaved rounds): 128³ 0.80×, 160³ 0.63×, 192³ 0.95×, 224³ 1.04×, 256³
+/// 1.21–1.32×; W2's feature-major 256×256×64 0.71×, 512×512×128 1.67×. Splitting a product
+/// too small loses up to 2.5× (128³ called from outside the pool: 0.40×), while keeping one
+/// just above this on one thread forgoes a few percent, so the bar sits where splitting
+/// starts to pay, not below. An earlier, 96³ bar made W2's training step on 2 threads 0.65×
+/// its 1-thread rate.
+pub const MIN_PARALLEL_MACS: usize = 1 << 23;
 
 thread_local! {
     /// A policy that overrides `Parallelism::Auto` on this thread (see [`with_parallelism`]).

@@ -39,7 +39,7 @@ mod pack;
 pub mod probe;
 mod view;
 
-pub use driver::{last_isa_used, with_parallelism};
+pub use driver::{MIN_PARALLEL_MACS, last_isa_used, with_parallelism};
 
 /// The cache blocks `(KC, MC, NC)` the driver uses for an `mr × nr` tile on `elem`-byte
 /// elements, derived from this machine's cache sizes: for tests that sit on block edges.

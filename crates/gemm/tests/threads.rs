@@ -7,7 +7,9 @@ mod common;
 use std::process::Command;
 
 use common::{Layout, Operand, Real, Spec, check, rng};
-use depthlab_gemm::{Isa, Parallelism, available_isas, gemm_on, with_parallelism};
+use depthlab_gemm::{
+    Isa, MIN_PARALLEL_MACS, Parallelism, available_isas, gemm_on, with_parallelism,
+};
 use rand::Rng;
 use rayon::ThreadPoolBuilder;
 
@@ -22,9 +24,9 @@ fn cases() -> Vec<Spec> {
         row(128, 784, 512),
         Spec {
             c: Layout::COL,
-            ..row(20, 100, 2000)
+            ..row(20, 250, 2000)
         },
-        row(700, 90, 30),
+        row(700, 450, 30),
         // Four A panels and far more columns: the threads split n, each packing all of A.
         Spec {
             c: Layout::COL,
@@ -32,12 +34,12 @@ fn cases() -> Vec<Spec> {
         },
         // Row-major C with n = 10: the driver swaps, so m = 10 takes the one-register kernel
         // with B read in place, and only the n panels can be split.
-        row(3000, 200, 10),
+        row(3000, 300, 10),
         // X·Wᵀ with n = 10: both operands run along k, so the dot-product path takes it and
         // splits the row groups.
         Spec {
             b: Operand::transposed(Layout::ROW),
-            ..row(3000, 200, 10)
+            ..row(3000, 300, 10)
         },
         Spec {
             beta: -2.5,
@@ -49,6 +51,20 @@ fn cases() -> Vec<Spec> {
         },
     ]
 }
+
+#[test]
+fn every_case_is_big_enough_to_be_threaded() {
+    // Below the bar `Parallelism::Auto` stays on one thread, and a case would compare the
+    // sequential path with itself.
+    for spec in cases() {
+        assert!(spec.m * spec.k * spec.n >= MIN_PARALLEL_MACS, "{spec:?}");
+    }
+}
+
+const _: () = assert!(NESTED.0 * NESTED.1 * NESTED.2 >= MIN_PARALLEL_MACS);
+
+/// The product each task of `products_nested_in_pool_tasks_are_correct` runs.
+const NESTED: (usize, usize, usize) = (230, 220, 210);
 
 /// C after one product with fixed inputs (seeded by the case), as raw bits.
 fn product_bits<T: Real>(isa: Isa, par: Parallelism, spec: &Spec, seed: u64) -> Vec<u64> {
@@ -214,7 +230,8 @@ fn concurrent_callers_do_not_disturb_each_other() {
 fn products_nested_in_pool_tasks_are_correct() {
     // A sweep runs models in parallel on the pool; each model's products run inside a task.
     let isa = available_isas()[0];
-    let spec = Spec::dense(130, 120, 110);
+    let (m, k, n) = NESTED;
+    let spec = Spec::dense(m, k, n);
     let want = product_bits::<f64>(isa, Parallelism::Sequential, &spec, 9);
     let two = ThreadPoolBuilder::new().num_threads(2).build().unwrap();
     use rayon::prelude::*;

@@ -17,7 +17,9 @@
 //! # Ok::<(), depthlab_nn::NnError>(())
 //! ```
 
-use depthlab_gemm::{MatMut, MatRef, Parallelism, VectorTask, gemm_with, with_vector_isa};
+use depthlab_gemm::{
+    MIN_PARALLEL_MACS, MatMut, MatRef, Parallelism, VectorTask, gemm_with, with_vector_isa,
+};
 
 use crate::activation::{
     Activation, elu, elu_derivative, gelu, gelu_derivative, leaky_relu, per_activation, relu,
@@ -227,14 +229,9 @@ impl<T: Float> Linear<T> {
     }
 }
 
-/// Products below this many multiply-adds stay on the calling thread. Measured on the 2-core
-/// Zen 4: handing half of a smaller product to a second rayon worker (a wake-up, then a join)
-/// costs more than the half takes, and a product that gains from splitting gains only when
-/// both halves are several microseconds long.
-pub(crate) const MIN_PARALLEL_MACS: usize = 1 << 19;
-
-/// The threading policy for a product of `m·k·n` multiply-adds: small products never leave the
-/// calling thread (depthlab-gemm then skips even its thread-count bookkeeping), larger ones let
+/// The threading policy for a product of `m·k·n` multiply-adds: products below depthlab-gemm's
+/// [`MIN_PARALLEL_MACS`] never leave the calling thread (depthlab-gemm then skips even its
+/// thread-count bookkeeping, and a step made only of them never hops onto the pool), larger ones let
 /// depthlab-gemm decide ([`Parallelism::Auto`]). GEMM splits only over `m`/`n`, so the
 /// choice never changes the result's bits.
 pub(crate) fn par_for(m: usize, k: usize, n: usize) -> Parallelism {

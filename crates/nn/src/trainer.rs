@@ -8,14 +8,14 @@
 //! exactly that of computing all gradients first. Plain SGD folds the update into the
 //! weight-gradient product itself (see [`Trainer::set_fuse_sgd`]).
 
-use depthlab_gemm::{MatMut, MatRef};
+use depthlab_gemm::{MIN_PARALLEL_MACS, MatMut, MatRef};
 
 use crate::activation::Activation;
 use crate::error::{NnError, shape2};
 use crate::float::Float;
 use crate::linear::{
-    Linear, MIN_PARALLEL_MACS, activation_backward, affine, bias_activation,
-    bias_activation_features, column_sums, input_grad, par_for, weight_grad,
+    Linear, activation_backward, affine, bias_activation, bias_activation_features, column_sums,
+    input_grad, par_for, weight_grad,
 };
 use crate::loss::{BatchTargets, Loss, predicted_class};
 use crate::matrix::{Matrix, fits_in_memory};
@@ -24,9 +24,9 @@ use crate::optim::{OptimizerConfig, Update};
 use crate::train::Targets;
 
 /// The backward pipeline runs a layer's update beside the next layer's input gradient only
-/// when both have at least this many multiply-adds; smaller ones cost less than the hand-off
-/// to a second thread.
-const MIN_JOIN_MACS: usize = 1 << 20;
+/// when both have at least this many multiply-adds: the hand-off to a second thread is the
+/// one depthlab-gemm weighs before splitting a product, so the bar is the same.
+const MIN_JOIN_MACS: usize = MIN_PARALLEL_MACS;
 
 /// Batches of at least this many rows keep hidden layers feature-major (see
 /// [`Trainer::forward`]). The kernel's vectors then run along the batch, and its widest tile

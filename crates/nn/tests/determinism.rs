@@ -6,6 +6,18 @@ use depthlab_nn::{
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+/// Hidden width: a 128-row batch through a WIDTH×WIDTH layer is a product (and a pair of
+/// backward products) big enough for depthlab-gemm to split and the trainer to join.
+const WIDTH: usize = 384;
+
+const _: () = assert!(
+    BATCH * WIDTH * WIDTH >= depthlab_gemm::MIN_PARALLEL_MACS,
+    "the hidden products must be big enough to be threaded"
+);
+
+/// Rows per batch.
+const BATCH: usize = 128;
+
 /// Random 64-feature data, 10 classes: big enough products that a parallel GEMM splits them.
 fn data() -> TrainData {
     let mut rng = ChaCha8Rng::seed_from_u64(42);
@@ -34,7 +46,7 @@ fn run(threads: usize, data: &TrainData) -> (Mlp, Vec<f64>) {
     run_with(
         Some(threads),
         OptimizerConfig::adam(1e-3),
-        &[256, 256],
+        &[WIDTH, WIDTH],
         data,
     )
 }
@@ -52,7 +64,7 @@ fn run_with(
         let mut model = MlpConfig::new(64, hidden.to_vec(), 10).build(3).unwrap();
         let cfg = TrainConfig {
             epochs: 2,
-            batch_size: 128,
+            batch_size: BATCH,
             optimizer: opt,
             seed: 9,
             ..TrainConfig::default()
@@ -94,7 +106,7 @@ fn training_is_bit_identical_across_runs_and_thread_counts() {
     let reference = bits(&m1a);
     assert_ne!(
         reference,
-        bits(&MlpConfig::new(64, vec![256, 256], 10).build(3).unwrap())
+        bits(&MlpConfig::new(64, vec![WIDTH, WIDTH], 10).build(3).unwrap())
     );
     for (name, m) in [
         ("1 thread again", &m1b),
@@ -114,13 +126,13 @@ fn training_is_bit_identical_across_runs_and_thread_counts() {
 #[test]
 fn plain_sgd_with_fused_updates_is_bit_identical_inside_and_outside_the_pool() {
     // Plain SGD fuses the update into the weight-gradient GEMM of every layer. With three
-    // hidden layers of 256 and batches of 128, the backward pipeline runs the middle layer's
+    // hidden layers of WIDTH and batches of 128, the backward pipeline runs the middle layer's
     // update beside the first layer's input gradient when it has two threads, and one after
     // the other when it has one; the step also hops onto the global pool when called from
     // outside it. None of it may change a bit.
     let data = data();
     let sgd = OptimizerConfig::sgd(0.05);
-    let hidden = [256, 256, 256];
+    let hidden = [WIDTH, WIDTH, WIDTH];
     let (one, h_one) = run_with(Some(1), sgd, &hidden, &data);
     let (two, h_two) = run_with(Some(2), sgd, &hidden, &data);
     let (outside, h_outside) = run_with(None, sgd, &hidden, &data);

@@ -111,11 +111,12 @@ fn steady_state_training_steps_do_not_allocate() {
         .num_threads(2)
         .build()
         .unwrap();
+    const _: () = assert!(128 * 384 * 384 >= depthlab_gemm::MIN_PARALLEL_MACS);
     pool.install(|| {
         allocations_per_run(
             Activation::Relu,
             Loss::SoftmaxCrossEntropy,
-            (128, vec![256, 256], 10),
+            (128, vec![384, 384], 10),
             128,
         )
     });
