@@ -8,6 +8,8 @@
 //! exactly that of computing all gradients first. Plain SGD folds the update into the
 //! weight-gradient product itself (see [`Trainer::set_fuse_sgd`]).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use depthlab_gemm::{MIN_PARALLEL_MACS, MatMut, MatRef};
 
 use crate::activation::Activation;
@@ -33,6 +35,43 @@ const MIN_JOIN_MACS: usize = MIN_PARALLEL_MACS;
 /// is 64 rows tall: a shorter batch would fall to narrower tiles (W1, batch 32: 0.80× the
 /// batch-major step), while at 64 rows the layout saves the weight transposition (W2 1.09×).
 const FEATURE_MAJOR_MIN_ROWS: usize = 64;
+
+/// Runs `f` on a rayon worker while a second worker stays awake beside it, picking up the
+/// halves of `f`'s split products and joined stages as soon as they appear.
+///
+/// A rayon worker that finds no work for a few µs goes to sleep, and waking it costs tens of
+/// µs on a virtual machine whose idle vCPUs halt. A training step runs parallel regions
+/// back to back with short sequential passes between them (the activation, the loss), long
+/// enough for the other worker to fall asleep before each one: measured on the 2-core KVM
+/// guest (2026-12-02), a `join` of two 50 µs halves took 90–120 µs after a 20–100 µs gap
+/// and 51 µs back to back. Kept awake, W3's step on 2 threads ran 1.07–1.12× faster than
+/// with a plain hop onto the pool (four interleaved pairs). The helper executes whatever job
+/// it finds in the pool, so beside unrelated parallel work it may run some of that before
+/// the step returns.
+fn on_warm_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    /// Sets the flag when `f` ends, also by unwinding, so the helper never spins forever.
+    struct Done<'a>(&'a AtomicBool);
+    impl Drop for Done<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Release);
+        }
+    }
+    let done = AtomicBool::new(false);
+    let (result, ()) = rayon::join(
+        || {
+            let _done = Done(&done);
+            f()
+        },
+        || {
+            while !done.load(Ordering::Acquire) {
+                if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                    std::hint::spin_loop();
+                }
+            }
+        },
+    );
+    result
+}
 
 /// Whether a pass over `rows` rows keeps hidden layers feature-major (forward and backward
 /// must agree, so both ask here).
@@ -394,20 +433,23 @@ impl<T: Float> Trainer<T> {
         self.check_model(model)?;
         self.check_batch(x)?;
         if self.wants_pool(x.rows()) {
-            rayon::scope(|_| self.step_checked(model, x, y))
+            on_warm_pool(|| self.step_checked(model, x, y))
         } else {
             self.step_checked(model, x, y)
         }
     }
 
-    /// Whether a pass over `rows` rows should move onto a rayon worker first: only when called
-    /// from outside the pool and some product is big enough to be split.
+    /// Whether a pass over `rows` rows should move onto a rayon worker first (see
+    /// [`on_warm_pool`]): only when called from outside the pool and some product is big
+    /// enough to be split.
     ///
     /// From outside, every parallel region is a separate injection into the pool: the caller
     /// sleeps, a worker wakes, and between regions the idle workers spin on the cores the
     /// caller needs for the sequential parts (three threads on two cores). Measured on W2 at
     /// 2 threads, that made a step ~1.5× slower than running the same step from a worker. One
-    /// hop per step pays the hand-off once; passes with only small products stay put.
+    /// hop per step pays the hand-off once; passes with only small products stay put. Inside
+    /// the pool (a sweep's runs, say) nothing moves, and no worker is held awake: the pool's
+    /// other workers have work of their own.
     fn wants_pool(&self, rows: usize) -> bool {
         rayon::current_thread_index().is_none()
             && rayon::current_num_threads() > 1
@@ -596,7 +638,7 @@ impl<T: Float> Trainer<T> {
             });
         }
         if self.wants_pool(self.max_batch.min(x.rows())) {
-            rayon::scope(|_| self.evaluate_checked(model, x, y))
+            on_warm_pool(|| self.evaluate_checked(model, x, y))
         } else {
             self.evaluate_checked(model, x, y)
         }
@@ -649,5 +691,31 @@ impl<T: Float> Trainer<T> {
                 mse: Some(sq_err / (denom * n_out as f64)),
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::on_warm_pool;
+
+    #[test]
+    fn warm_pool_runs_on_a_worker_and_returns_the_result() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        for _ in 0..100 {
+            let got = pool.install(|| on_warm_pool(|| rayon::current_thread_index().map(|_| 7)));
+            assert_eq!(got, Some(7));
+        }
+        // From outside any pool it moves onto the global pool.
+        assert!(on_warm_pool(rayon::current_thread_index).is_some());
+    }
+
+    #[test]
+    fn a_panic_inside_the_warm_pool_reaches_the_caller_instead_of_hanging() {
+        let caught = std::panic::catch_unwind(|| on_warm_pool(|| panic!("inside")));
+        let message = caught.unwrap_err();
+        assert_eq!(message.downcast_ref::<&str>(), Some(&"inside"));
     }
 }
