@@ -9,10 +9,11 @@
 //! depthlab on one thread, for its scaling under the same conditions.
 //!
 //! ```sh
-//! flock /tmp/bench.lock cargo run --release --example gemm_side_by_side -- [THREADS] [ROUNDS]
+//! flock /tmp/bench.lock cargo run --release --example gemm_side_by_side -- [THREADS] [ROUNDS] [SHAPE...]
 //! ```
 //!
-//! THREADS is 1 (default) or 2; ROUNDS defaults to 15. matrixmultiply reads its thread count
+//! THREADS is 1 (default) or 2; ROUNDS defaults to 15; SHAPEs (row labels such as
+//! `512x512x512`, `wgrad_128x784x512`, `f64 1024x1024x1024`) keep only those rows. matrixmultiply reads its thread count
 //! from `MATMUL_NUM_THREADS` once per process, so the program re-runs itself with that set.
 
 use std::process::ExitCode;
@@ -56,6 +57,21 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let only = &args[args.len().min(2)..];
+    let wanted = |label: String| only.is_empty() || only.contains(&label);
+    let f32_rows: Vec<Problem> = square_sizes()
+        .into_iter()
+        .chain(mlp_shapes())
+        .filter(|p| wanted(p.label()))
+        .collect();
+    let f64_rows: Vec<Problem> = dgemm_sizes()
+        .into_iter()
+        .filter(|p| wanted(format!("f64 {}", p.label())))
+        .collect();
+    if f32_rows.is_empty() && f64_rows.is_empty() {
+        eprintln!("error: no row is labelled any of {only:?}");
+        return ExitCode::FAILURE;
+    }
     if std::env::var(MM_THREADS_ENV).ok() != Some(threads.to_string()) {
         return rerun_for_mm(threads);
     }
@@ -91,11 +107,11 @@ fn main() -> ExitCode {
         );
         println!("| --- | --- | --- | --- | --- | --- | --- |");
     }
-    for p in square_sizes().iter().chain(&mlp_shapes()) {
-        table_row::<f32>(p, "", threads, rounds, peak32);
+    for p in f32_rows {
+        table_row::<f32>(&p, "", threads, rounds, peak32);
     }
-    for p in &dgemm_sizes() {
-        table_row::<f64>(p, "f64 ", threads, rounds, peak64);
+    for p in f64_rows {
+        table_row::<f64>(&p, "f64 ", threads, rounds, peak64);
     }
     ExitCode::SUCCESS
 }
