@@ -381,8 +381,12 @@ fn cmd_run(a: RunArgs) -> Result<u8> {
     let summary = sweep::run(&plan, observer.as_ref())?;
     drop(observer);
     if !a.quiet {
+        let shared = match summary.shared {
+            0 => String::new(),
+            n => format!(", {n} of them the result of an identical depth-0 run"),
+        };
         progress::note(format_args!(
-            "{}: {} of {} grid points recorded in {} ({} run now, {} failed) in {}",
+            "{}: {} of {} grid points recorded in {} ({} run now{shared}, {} failed) in {}",
             summary.start.study,
             summary.records.len(),
             summary.start.grid,
@@ -524,7 +528,7 @@ fn cmd_train(a: TrainArgs) -> Result<u8> {
         .map_err(|m| bad(anyhow!("--depth {depth} --width {width}: {m}")))?;
 
     let save_to = a.save.clone();
-    let save = move |_: &data::Dataset| {
+    let save = move |_: &data::Dataset, _: &study::GridPoint| {
         save_to.as_ref().map(|p| ModelOut {
             path: p.clone(),
             record_as: p.display().to_string(),

@@ -103,8 +103,15 @@ pub fn optimizer_config(t: &TrainSettings) -> OptimizerConfig {
     }
 }
 
-/// Decides, once the data is loaded, whether and where to save a run's model.
-pub type SaveModel<'a> = &'a dyn Fn(&Dataset) -> Option<ModelOut>;
+/// Decides, once the data is loaded, whether and where to save the model of a grid point.
+pub type SaveModel<'a> = &'a dyn Fn(&Dataset, &GridPoint) -> Option<ModelOut>;
+
+/// Whether two grid points train the very same network the very same way, so that one run's
+/// result is the other's, bit for bit: a depth-0 model is one linear layer, which has
+/// neither a width nor an activation, and everything else (data, seed, settings) is equal.
+pub fn same_run(a: &GridPoint, b: &GridPoint) -> bool {
+    a.depth == 0 && b.depth == 0 && a.dataset == b.dataset && a.seed == b.seed && a.train == b.train
+}
 
 /// Where to save a run's trained model.
 #[derive(Debug, Clone)]
@@ -129,15 +136,37 @@ pub fn execute(
     save: Option<SaveModel<'_>>,
     on_epoch: &mut dyn FnMut(&EpochPoint),
 ) -> Result<RunRecord, ExecError> {
+    execute_shared(study, point, &[], ds, save, on_epoch).map(|(record, _)| record)
+}
+
+/// As [`execute`], and also records each of `twins` (grid points that are the [`same_run`]
+/// as `point`) with the result of that one training: a twin's record differs only in its
+/// grid position, id, width and activation, and its saved model (if any) in the architecture
+/// its metadata names.
+///
+/// # Errors
+/// As [`execute`]; a twin whose model cannot be saved fails the whole call.
+pub fn execute_shared(
+    study: &str,
+    point: &GridPoint,
+    twins: &[GridPoint],
+    ds: &DatasetConfig,
+    save: Option<SaveModel<'_>>,
+    on_epoch: &mut dyn FnMut(&EpochPoint),
+) -> Result<(RunRecord, Vec<RunRecord>), ExecError> {
+    debug_assert!(twins.iter().all(|t| same_run(point, t)));
     let start = Instant::now();
     let spec = data_spec(ds, point.seed, &point.train);
     let dataset = data::load(&spec)?;
-    let nn_err = |source: depthlab_nn::NnError| ExecError::Nn {
-        id: point.id.clone(),
-        source: Box::new(source),
+    let nn_err = |p: &GridPoint| {
+        let id = p.id.clone();
+        move |source: depthlab_nn::NnError| ExecError::Nn {
+            id,
+            source: Box::new(source),
+        }
     };
 
-    let activation: Activation = point.activation.parse().map_err(nn_err)?;
+    let activation: Activation = point.activation.parse().map_err(nn_err(point))?;
     let config = MlpConfig {
         input: dataset.n_features,
         hidden: vec![point.width; point.depth],
@@ -145,7 +174,7 @@ pub fn execute(
         activation,
         ..MlpConfig::default()
     };
-    let mut model = config.build(point.seed).map_err(nn_err)?;
+    let mut model = config.build(point.seed).map_err(nn_err(point))?;
     let t = &point.train;
     let train_config = TrainConfig {
         epochs: t.epochs,
@@ -175,62 +204,81 @@ pub fn execute(
         on_epoch(&p);
         curve.push(p);
     })
-    .map_err(nn_err)?;
+    .map_err(nn_err(point))?;
 
     let (outcome, diverged_epoch) = match report.outcome {
         depthlab_nn::Outcome::Diverged { epoch } => (RunOutcome::Diverged, Some(epoch)),
         _ => (RunOutcome::Ok, None),
     };
-    let model_path = match save.and_then(|f| f(&dataset)) {
-        Some(out) => {
-            save_model(&model, &out.path).map_err(|e| match e {
-                SaveError::Nn(source) => nn_err(source),
-                SaveError::Io(source) => ExecError::Io {
-                    path: out.path.clone(),
-                    source,
-                },
-            })?;
-            Some(out.record_as)
-        }
-        None => None,
-    };
     let last = curve.last().cloned();
-    let n_train = dataset.n_train();
-    let n_test = dataset.n_test();
-    Ok(RunRecord {
-        id: point.id.clone(),
-        index: point.index,
-        study: study.to_string(),
-        dataset: ds.name.clone(),
-        task: dataset.task,
-        depth: point.depth,
-        width: point.width,
-        activation: point.activation.clone(),
-        seed: point.seed,
-        optimizer: t.optimizer.name().to_string(),
-        learning_rate: t.learning_rate,
-        batch_size: t.batch_size,
-        epochs: t.epochs,
-        label_noise: t.label_noise,
-        train_size: t.train_size,
-        n_train,
-        n_test,
-        n_features: dataset.n_features,
-        n_outputs: dataset.n_outputs,
-        parameter_count: model.parameter_count(),
-        train_loss: last.as_ref().map_or(f64::NAN, |p| p.train_loss),
-        test_loss: last.as_ref().map_or(f64::NAN, |p| p.test_loss),
-        train_accuracy: last.as_ref().and_then(|p| p.train_accuracy),
-        test_accuracy: last.as_ref().and_then(|p| p.test_accuracy),
-        train_mse: last.as_ref().and_then(|p| p.train_mse),
-        test_mse: last.as_ref().and_then(|p| p.test_mse),
-        epochs_run: report.epochs_run,
-        wall_seconds: start.elapsed().as_secs_f64(),
-        outcome,
-        diverged_epoch,
-        model_path,
-        curve,
-    })
+    // The record of one grid point holding this training's result, with `model` saved for it.
+    let record = |p: &GridPoint, model: &depthlab_nn::Mlp| -> Result<RunRecord, ExecError> {
+        let model_path = match save.and_then(|f| f(&dataset, p)) {
+            Some(out) => {
+                save_model(model, &out.path).map_err(|e| match e {
+                    SaveError::Nn(source) => nn_err(p)(source),
+                    SaveError::Io(source) => ExecError::Io {
+                        path: out.path.clone(),
+                        source,
+                    },
+                })?;
+                Some(out.record_as)
+            }
+            None => None,
+        };
+        Ok(RunRecord {
+            id: p.id.clone(),
+            index: p.index,
+            study: study.to_string(),
+            dataset: ds.name.clone(),
+            task: dataset.task,
+            depth: p.depth,
+            width: p.width,
+            activation: p.activation.clone(),
+            seed: p.seed,
+            optimizer: t.optimizer.name().to_string(),
+            learning_rate: t.learning_rate,
+            batch_size: t.batch_size,
+            epochs: t.epochs,
+            label_noise: t.label_noise,
+            train_size: t.train_size,
+            n_train: dataset.n_train(),
+            n_test: dataset.n_test(),
+            n_features: dataset.n_features,
+            n_outputs: dataset.n_outputs,
+            parameter_count: model.parameter_count(),
+            train_loss: last.as_ref().map_or(f64::NAN, |e| e.train_loss),
+            test_loss: last.as_ref().map_or(f64::NAN, |e| e.test_loss),
+            train_accuracy: last.as_ref().and_then(|e| e.train_accuracy),
+            test_accuracy: last.as_ref().and_then(|e| e.test_accuracy),
+            train_mse: last.as_ref().and_then(|e| e.train_mse),
+            test_mse: last.as_ref().and_then(|e| e.test_mse),
+            epochs_run: report.epochs_run,
+            wall_seconds: start.elapsed().as_secs_f64(),
+            outcome,
+            diverged_epoch,
+            model_path,
+            curve: curve.clone(),
+        })
+    };
+    let first = record(point, &model)?;
+    let mut shared = Vec::with_capacity(twins.len());
+    for twin in twins {
+        // Same layers; only the architecture the saved file describes changes.
+        let activation: Activation = twin.activation.parse().map_err(nn_err(twin))?;
+        let config = MlpConfig {
+            hidden: vec![twin.width; twin.depth],
+            activation,
+            ..model.config().clone()
+        };
+        let twin_model =
+            depthlab_nn::Mlp::from_layers(config, model.layers().to_vec()).map_err(nn_err(twin))?;
+        let mut r = record(twin, &twin_model)?;
+        // The time it took to reach this result, not the microseconds of copying it.
+        r.wall_seconds = first.wall_seconds;
+        shared.push(r);
+    }
+    Ok((first, shared))
 }
 
 enum SaveError {

@@ -4,9 +4,11 @@
 //! Runs are pulled from a shared queue, most expensive first, so the long runs do not all
 //! land at the end; each run's GEMMs stay on its own worker thread (wrapped in
 //! `depthlab_gemm::with_parallelism(Sequential, ..)`). A run depends only on its grid
-//! point, so results do not depend on the thread count or the order runs finish in.
+//! point, so results do not depend on the thread count or the order runs finish in. Points
+//! that are the same run ([`execute::same_run`]: depth 0, differing only in width or
+//! activation) are trained once and recorded under each of their ids.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -160,6 +162,8 @@ pub struct SweepSummary {
     pub start: SweepStart,
     /// Runs finished now.
     pub ran: usize,
+    /// Of those, runs recorded from another one's training ([`execute::same_run`]).
+    pub shared: usize,
     /// Runs that failed: id and message.
     pub failed: Vec<(String, String)>,
     /// Every record in the directory at the end (earlier sessions included).
@@ -332,17 +336,22 @@ pub fn run(plan: &RunPlan, observer: &dyn Observer) -> Result<SweepSummary, Swee
             )
         })
         .collect();
-    let mut pending: Vec<(GridPoint, f64)> = pending
+    let to_run = pending.len();
+    let mut pending: Vec<Pending> = share_runs(pending)
         .into_iter()
-        .map(|p| {
-            let c = cost(&p, shapes[p.dataset]);
-            (p, c)
+        .map(|(point, twins)| {
+            let cost = cost(&point, shapes[point.dataset]);
+            Pending { point, twins, cost }
         })
         .collect();
-    pending.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.index.cmp(&b.0.index)));
+    pending.sort_by(|a, b| {
+        b.cost
+            .total_cmp(&a.cost)
+            .then(a.point.index.cmp(&b.point.index))
+    });
     let total_cost: f64 = pending
         .iter()
-        .map(|(_, c)| c)
+        .map(|p| p.cost)
         .sum::<f64>()
         .max(f64::MIN_POSITIVE);
 
@@ -351,8 +360,8 @@ pub fn run(plan: &RunPlan, observer: &dyn Observer) -> Result<SweepSummary, Swee
         dir: plan.out.root().to_path_buf(),
         grid: plan.study.grid().len(),
         shard_points,
-        already_done: shard_points - pending.len(),
-        to_run: pending.len(),
+        already_done: shard_points - to_run,
+        to_run,
         threads,
         dropped: loaded.dropped.clone(),
         study_changed,
@@ -365,6 +374,7 @@ pub fn run(plan: &RunPlan, observer: &dyn Observer) -> Result<SweepSummary, Swee
     let failed = Mutex::new(Vec::new());
     let store_error: Mutex<Option<StoreError>> = Mutex::new(None);
     let ran = AtomicUsize::new(0);
+    let shared_runs = AtomicUsize::new(0);
     let models_root = plan.out.root().to_path_buf();
     let save_models = plan.study.save_models;
 
@@ -376,13 +386,13 @@ pub fn run(plan: &RunPlan, observer: &dyn Observer) -> Result<SweepSummary, Swee
                         return;
                     }
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((point, point_cost)) = pending.get(i) else {
+                    let Some(Pending { point, twins, cost }) = pending.get(i) else {
                         return;
                     };
                     let ds = &plan.study.datasets[point.dataset];
-                    let save = |d: &data::Dataset| {
+                    let save = |d: &data::Dataset, p: &GridPoint| {
                         save_models.applies_to(d.n_features).then(|| {
-                            let rel = StudyDir::model_rel_path(&point.id);
+                            let rel = StudyDir::model_rel_path(&p.id);
                             ModelOut {
                                 path: models_root.join(&rel),
                                 record_as: rel,
@@ -392,32 +402,49 @@ pub fn run(plan: &RunPlan, observer: &dyn Observer) -> Result<SweepSummary, Swee
                     // The runs are the parallel loop: keep each run's products on its worker.
                     let outcome = depthlab_gemm::with_parallelism(
                         depthlab_gemm::Parallelism::Sequential,
-                        || execute::execute(&plan.study.name, point, ds, Some(&save), &mut |_| {}),
+                        || {
+                            execute::execute_shared(
+                                &plan.study.name,
+                                point,
+                                twins,
+                                ds,
+                                Some(&save),
+                                &mut |_| {},
+                            )
+                        },
                     );
                     match outcome {
-                        Ok(record) => {
-                            let stored = writer.lock().map_err(|_| poisoned()).and_then(|mut w| {
-                                w.0.append(&record)?;
-                                w.1 += point_cost;
-                                Ok(w.1 / total_cost)
-                            });
-                            match stored {
-                                Ok(fraction) => {
-                                    ran.fetch_add(1, Ordering::Relaxed);
-                                    observer.finished(&record, fraction.min(1.0));
-                                }
-                                Err(e) => {
-                                    if let Ok(mut slot) = store_error.lock() {
-                                        slot.get_or_insert(e);
+                        Ok((record, shared)) => {
+                            shared_runs.fetch_add(shared.len(), Ordering::Relaxed);
+                            // The training's cost is progress once, with its first record.
+                            let costs = std::iter::once(*cost).chain(std::iter::repeat(0.0));
+                            for (record, cost) in std::iter::once(record).chain(shared).zip(costs) {
+                                let stored =
+                                    writer.lock().map_err(|_| poisoned()).and_then(|mut w| {
+                                        w.0.append(&record)?;
+                                        w.1 += cost;
+                                        Ok(w.1 / total_cost)
+                                    });
+                                match stored {
+                                    Ok(fraction) => {
+                                        ran.fetch_add(1, Ordering::Relaxed);
+                                        observer.finished(&record, fraction.min(1.0));
                                     }
-                                    return;
+                                    Err(e) => {
+                                        if let Ok(mut slot) = store_error.lock() {
+                                            slot.get_or_insert(e);
+                                        }
+                                        return;
+                                    }
                                 }
                             }
                         }
                         Err(e) => {
-                            observer.failed(&point.id, &e);
-                            if let Ok(mut f) = failed.lock() {
-                                f.push((point.id.clone(), e.to_string()));
+                            for p in std::iter::once(point).chain(twins) {
+                                observer.failed(&p.id, &e);
+                                if let Ok(mut f) = failed.lock() {
+                                    f.push((p.id.clone(), e.to_string()));
+                                }
                             }
                         }
                     }
@@ -433,9 +460,39 @@ pub fn run(plan: &RunPlan, observer: &dyn Observer) -> Result<SweepSummary, Swee
     Ok(SweepSummary {
         start,
         ran: ran.into_inner(),
+        shared: shared_runs.into_inner(),
         failed: failed.into_inner().unwrap_or_default(),
         records: writer.records().to_vec(),
     })
+}
+
+/// A grid point to train, with the pending points whose result will be its own.
+struct Pending {
+    point: GridPoint,
+    twins: Vec<GridPoint>,
+    cost: f64,
+}
+
+/// Groups points that are the [`execute::same_run`], each under the first of them in grid
+/// order: a study that sweeps widths and activations would otherwise train every depth-0
+/// model once per width and activation (252 of the default study's 1,764 runs).
+fn share_runs(points: Vec<GridPoint>) -> Vec<(GridPoint, Vec<GridPoint>)> {
+    let mut groups: Vec<(GridPoint, Vec<GridPoint>)> = Vec::new();
+    // Only depth 0 can share; its key is everything `same_run` compares (f64s print exactly).
+    let mut first_of: HashMap<String, usize> = HashMap::new();
+    for p in points {
+        if p.depth == 0 {
+            let key = format!("{}/{}/{:?}", p.dataset, p.seed, p.train);
+            if let Some(&g) = first_of.get(&key) {
+                debug_assert!(execute::same_run(&groups[g].0, &p));
+                groups[g].1.push(p);
+                continue;
+            }
+            first_of.insert(key, groups.len());
+        }
+        groups.push((p, Vec::new()));
+    }
+    groups
 }
 
 fn poisoned() -> StoreError {

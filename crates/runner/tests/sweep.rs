@@ -104,6 +104,48 @@ fn runs_resumes_and_writes_every_file() {
 }
 
 #[test]
+fn depth_0_runs_that_differ_only_in_width_or_activation_are_trained_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = plan(tmp.path(), Shard::ALL, 2);
+    let s = run(&p);
+    // Per dataset and seed, 2 widths × 2 activations at depth 0 are one training: 3 shared.
+    assert_eq!((s.ran, s.shared), (32, 2 * 2 * 3));
+    let records = StudyDir::new(tmp.path()).read().unwrap().records;
+    let study = Study::parse(TINY, "tiny.toml").unwrap();
+    for point in study.grid().iter().filter(|g| g.depth == 0) {
+        // Trained on its own, without sharing, each depth-0 point gives its stored record.
+        let alone = depthlab_runner::execute::execute(
+            "tiny",
+            point,
+            &study.datasets[point.dataset],
+            None,
+            &mut |_| {},
+        )
+        .unwrap();
+        let stored = records.iter().find(|r| r.id == point.id).unwrap();
+        let mut expected = alone.clone();
+        expected.wall_seconds = stored.wall_seconds;
+        expected.model_path = stored.model_path.clone();
+        assert_eq!(
+            format!("{expected:?}"),
+            format!("{stored:?}"),
+            "{}",
+            point.id
+        );
+        // A saved twin's file describes the twin's own architecture.
+        if let Some(rel) = &stored.model_path {
+            assert_eq!(rel, &format!("models/{}.safetensors", point.id));
+            let model = depthlab_nn::load_safetensors(tmp.path().join(rel)).unwrap();
+            assert_eq!(model.config().activation.to_string(), point.activation);
+        }
+    }
+    // Depth 2 shares nothing: its width and activation matter.
+    let d2 = |id: &str| records.iter().find(|r| r.id == id).unwrap().test_loss;
+    assert_ne!(d2("xor-d2-w3-tanh-s0"), d2("xor-d2-w5-tanh-s0"));
+    assert_ne!(d2("xor-d2-w3-tanh-s0"), d2("xor-d2-w3-identity-s0"));
+}
+
+#[test]
 fn a_crash_mid_write_is_recovered_by_rerunning_only_the_lost_run() {
     let tmp = tempfile::tempdir().unwrap();
     let p = plan(tmp.path(), Shard::ALL, 2);
