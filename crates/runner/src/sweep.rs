@@ -475,7 +475,7 @@ struct Pending {
 
 /// Groups points that are the [`execute::same_run`], each under the first of them in grid
 /// order: a study that sweeps widths and activations would otherwise train every depth-0
-/// model once per width and activation (252 of the default study's 1,764 runs).
+/// model once per width and activation (the default study's 252 depth-0 runs hold 9 models).
 fn share_runs(points: Vec<GridPoint>) -> Vec<(GridPoint, Vec<GridPoint>)> {
     let mut groups: Vec<(GridPoint, Vec<GridPoint>)> = Vec::new();
     // Only depth 0 can share; its key is everything `same_run` compares (f64s print exactly).
