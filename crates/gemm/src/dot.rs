@@ -101,8 +101,7 @@ pub(crate) unsafe fn dot_loops<T: Copy + Send + Sync, K: DotKernel<T>>(
         }
     };
     if parts > 1 {
-        use rayon::prelude::*;
-        (0..parts).into_par_iter().for_each(run_part);
+        crate::driver::for_each_task(parts, run_part);
     } else {
         run_part(0);
     }
