@@ -476,9 +476,10 @@ fn pack_b_block<T: Element, K: MicroKernel<T>>(
 /// of 21 rounds): fwd_128×784×512 1.13–1.26× → 1.61–1.68× the 1-thread rate, fwd_128×512×512
 /// 1.00× → 1.66–1.69×, 512³ 1.43–1.70× → 1.78–1.79×, 2048³ 1.90–1.93× → 1.97–1.98×; 256³ and
 /// `wgrad` within the noise. In a steady loop of identical calls (criterion) both read the
-/// same: the gain is in calls that find the pool idle. Each share handed over from outside is one small heap allocation
-/// (rayon boxes spawned jobs); from a worker nothing is allocated. An earlier host (session 7)
-/// measured the caller's share 8–15% slower on warm 256³–1024³; on the present host it gains.
+/// same: the gain is in calls that find the pool idle. Each share handed over from outside
+/// is one small heap allocation (rayon boxes spawned jobs); from a worker nothing is
+/// allocated. An earlier host (session 7) measured the caller's share 8–15% slower on warm
+/// 256³–1024³; on the present host it gains.
 pub(crate) fn for_each_task(n: usize, task: impl Fn(usize) + Sync + Send) {
     if rayon::current_thread_index().is_some() {
         use rayon::prelude::*;
