@@ -435,7 +435,12 @@ fn pack_b_block<T: Element, K: MicroKernel<T>>(
 ) {
     let nr = K::NR;
     let panels = nc.div_ceil(nr);
-    let parts = if threads > 1 && panels >= 2 * threads {
+    // Split only on a pool worker. From outside the pool the split would be one more
+    // hand-off before the products, waiting on a worker's wake-up for a copy of a few tens of
+    // µs; the caller packs faster alone (wgrad_128×784×512 on 2 threads, four alternations of
+    // 41 rounds: 0.92–0.99× → 0.99–1.28× the `gemm` crate's rate, 1.35–1.49× → 1.47–1.52× our
+    // 1-thread rate).
+    let parts = if threads > 1 && panels >= 2 * threads && rayon::current_thread_index().is_some() {
         threads
     } else {
         1
