@@ -478,17 +478,20 @@ struct Pending {
 /// model once per width and activation (the default study's 252 depth-0 runs hold 9 models).
 fn share_runs(points: Vec<GridPoint>) -> Vec<(GridPoint, Vec<GridPoint>)> {
     let mut groups: Vec<(GridPoint, Vec<GridPoint>)> = Vec::new();
-    // Only depth 0 can share; its key is everything `same_run` compares (f64s print exactly).
-    let mut first_of: HashMap<String, usize> = HashMap::new();
+    // Only depth 0 can share. Points are bucketed by dataset and seed (a handful of training
+    // settings each), and `same_run` alone decides within a bucket.
+    let mut depth0: HashMap<(usize, u64), Vec<usize>> = HashMap::new();
     for p in points {
         if p.depth == 0 {
-            let key = format!("{}/{}/{:?}", p.dataset, p.seed, p.train);
-            if let Some(&g) = first_of.get(&key) {
-                debug_assert!(execute::same_run(&groups[g].0, &p));
+            let bucket = depth0.entry((p.dataset, p.seed)).or_default();
+            if let Some(&g) = bucket
+                .iter()
+                .find(|&&g| execute::same_run(&groups[g].0, &p))
+            {
                 groups[g].1.push(p);
                 continue;
             }
-            first_of.insert(key, groups.len());
+            bucket.push(groups.len());
         }
         groups.push((p, Vec::new()));
     }
