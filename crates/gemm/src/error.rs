@@ -83,11 +83,14 @@ pub enum GemmError {
         /// Column stride in elements.
         col_stride: isize,
     },
-    /// The `DEPTHLAB_GEMM_ISA` variable names a path this build or CPU cannot run.
-    #[error("DEPTHLAB_GEMM_ISA={value:?}: {reason}")]
+    /// An ISA was asked for (by `DEPTHLAB_GEMM_ISA`, by name, or by a caller) that this build
+    /// or CPU cannot run.
+    #[error("ISA {value:?} (from {origin}): {reason}")]
     UnsupportedIsa {
         /// The value that was asked for.
         value: String,
+        /// Who asked: the environment variable, a parsed name, or the function called.
+        origin: &'static str,
         /// Why it cannot be used.
         reason: String,
     },

@@ -503,6 +503,7 @@ impl FromStr for Isa {
             "avx512" => Ok(Isa::Avx512),
             _ => Err(GemmError::UnsupportedIsa {
                 value: s.to_string(),
+                origin: "an ISA name",
                 reason: "unknown ISA; valid values are scalar, avx2, avx512".to_string(),
             }),
         }
@@ -524,12 +525,20 @@ fn resolve_isa(forced: Option<&str>) -> Result<Isa, GemmError> {
     match forced.map(str::trim) {
         None | Some("") => Ok(available_isas()[0]),
         Some(value) => {
-            let isa: Isa = value.parse()?;
+            let isa: Isa = value.parse().map_err(|e| match e {
+                GemmError::UnsupportedIsa { value, reason, .. } => GemmError::UnsupportedIsa {
+                    value,
+                    origin: ISA_ENV,
+                    reason,
+                },
+                other => other,
+            })?;
             if isa.is_supported() {
                 Ok(isa)
             } else {
                 Err(GemmError::UnsupportedIsa {
                     value: value.to_string(),
+                    origin: ISA_ENV,
                     reason: format!(
                         "this CPU does not support {isa}; available: {}",
                         available_isas()
@@ -548,11 +557,18 @@ fn resolve_isa(forced: Option<&str>) -> Result<Isa, GemmError> {
 /// Read once per process and cached.
 ///
 /// # Errors
-/// [`GemmError::UnsupportedIsa`] when the variable names an unknown ISA or one this CPU lacks.
+/// [`GemmError::UnsupportedIsa`] when the variable names an unknown ISA or one this CPU lacks
+/// (a value that is not valid Unicode names none).
 pub fn active_isa() -> Result<Isa, GemmError> {
     static ACTIVE: OnceLock<Result<Isa, GemmError>> = OnceLock::new();
     ACTIVE
-        .get_or_init(|| resolve_isa(std::env::var(ISA_ENV).ok().as_deref()))
+        .get_or_init(|| {
+            // Not `env::var(..).ok()`: that reads a non-Unicode value as unset and would run
+            // the default path in silence. Lossy decoding keeps the value nameable in the
+            // error, and its replacement characters can never spell a valid name.
+            let forced = std::env::var_os(ISA_ENV).map(|v| v.to_string_lossy().into_owned());
+            resolve_isa(forced.as_deref())
+        })
         .clone()
 }
 
@@ -571,6 +587,11 @@ pub trait VectorTask {
 /// calling crate stays portable and safe. Results are those of the same loops built for
 /// baseline x86-64: no ISA changes how an element-wise operation rounds (Rust never fuses
 /// `a·b + c` on its own).
+///
+/// When [`active_isa`] is an error (`DEPTHLAB_GEMM_ISA` names an unknown path or one this CPU
+/// lacks), `task` runs as baseline code: with no error channel here, that is the one choice
+/// that is safe on every CPU, and the results are the same; [`gemm`](crate::gemm) and
+/// [`active_isa`] report the error.
 #[inline]
 pub fn with_vector_isa<W: VectorTask>(task: W) -> W::Output {
     match active_isa() {

@@ -45,7 +45,9 @@ pub use driver::{MIN_PARALLEL_MACS, last_isa_used, with_parallelism};
 /// elements, derived from this machine's cache sizes: for tests that sit on block edges.
 #[doc(hidden)]
 pub fn block_sizes(mr: usize, nr: usize, elem: usize) -> (usize, usize, usize) {
-    let b = driver::blocking(mr, nr, elem);
+    // Safe and public, so it must not panic: a zero would divide by zero and a tile taller than
+    // the block caps would trip `clamp`. No kernel has such a shape; take the nearest one.
+    let b = driver::blocking(mr.clamp(1, 4096), nr.clamp(1, 1 << 16), elem.clamp(1, 8));
     (b.kc, b.mc, b.nc)
 }
 pub use error::{GemmError, Operand};
@@ -139,6 +141,7 @@ pub fn gemm_on<T: Element>(
     if !isa.is_supported() {
         return Err(GemmError::UnsupportedIsa {
             value: isa.name().to_string(),
+            origin: "gemm_on",
             reason: format!("this CPU does not support {isa}"),
         });
     }

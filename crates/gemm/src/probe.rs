@@ -113,6 +113,7 @@ pub fn measure_peak(
     if !isa.is_supported() {
         return Err(GemmError::UnsupportedIsa {
             value: isa.name().to_string(),
+            origin: "measure_peak",
             reason: "this CPU does not support it".to_string(),
         });
     }

@@ -9,7 +9,9 @@ mod common;
 use std::process::Command;
 
 use common::{Buffer, Placement, Real, SENTINEL, Spec, judge, reference, rng};
-use depthlab_gemm::{ISA_ENV, Isa, active_isa, available_isas, last_isa_used};
+use depthlab_gemm::{
+    ISA_ENV, Isa, MatMut, MatRef, Parallelism, active_isa, available_isas, gemm_on, last_isa_used,
+};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -287,6 +289,180 @@ fn large_raw_calls_agree_with_matrixmultiply() {
                 )
             };
             judge("large", &spec, &c, &c0.data, &want, &tol).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
+
+/// A buffer for `place` with small integers inside the view (every sum and scaling below is
+/// then exact, so both crates must agree bit for bit up to the sign of zero) and `fill` outside.
+fn integers<T: Real>(place: Placement, fill: f64, rng: &mut ChaCha8Rng) -> Buffer<T> {
+    let mut buf = Buffer {
+        data: vec![T::from_f64(fill); place.len],
+        at: place,
+    };
+    for i in 0..place.rows {
+        for j in 0..place.cols {
+            buf.set(i, j, f64::from(rng.random_range(-3i8..=3)));
+        }
+    }
+    buf
+}
+
+/// NaN and ±∞ planted in A and B, for every α including 0, through each ISA against
+/// `matrixmultiply`: its kernels compute `α·(A·B) + β·C` in IEEE arithmetic, so `0·NaN` and
+/// `0·∞` are NaN there and α = 0 does not hide them. A switch must not change which elements
+/// come out NaN, nor any other value (the inputs make every product exact).
+fn non_finite_like_matrixmultiply<T: Real>(theirs: RawGemm<T>) {
+    let mut rng = rng(0xd204);
+    // Small edges; the dot path both ways round (A rows and B columns contiguous in k);
+    // several KC blocks with the planted values past the first; a product big enough to split.
+    let shapes = [
+        (3, 5, 2),
+        (17, 33, 7),
+        (128, 64, 10),
+        (10, 64, 128),
+        (70, 2100, 20),
+        (160, 1100, 60),
+    ];
+    let scalars = [(0.0, 0.0), (0.0, -2.5), (0.0, 1.0), (1.0, 0.0), (-2.5, 1.0)];
+    for isa in available_isas() {
+        for &(m, k, n) in &shapes {
+            let (mi, ki, ni) = (m as isize, k as isize, n as isize);
+            // Row- and column-major, zero strides on A and B, negative strides on every operand.
+            let layouts = [
+                ((ki, 1), (ni, 1), (1, mi)),
+                ((ki, 1), (1, ki), (ni, 1)),
+                ((1, mi), (0, 1), (-ni, 1)),
+                ((1, 0), (-1, -ki), (1, -mi)),
+            ];
+            for &((rsa, csa), (rsb, csb), (rsc, csc)) in &layouts {
+                for plant in 0..3 {
+                    for &(alpha, beta) in &scalars {
+                        let mut a = integers::<T>(fitted(m, k, rsa, csa, 2), f64::NAN, &mut rng);
+                        let mut b = integers::<T>(fitted(k, n, rsb, csb, 2), f64::NAN, &mut rng);
+                        let mut c = integers::<T>(fitted(m, n, rsc, csc, 2), SENTINEL, &mut rng);
+                        // Past the first KC block of k when there is more than one.
+                        let (i0, p0, p1, j1) = (m / 2, k - 1 - k / 7, k / 3, n - 1);
+                        match plant {
+                            0 => a.set(i0, p0, f64::NAN),
+                            1 => b.set(p1, j1, f64::INFINITY),
+                            _ => {
+                                a.set(i0, p0, f64::NEG_INFINITY);
+                                b.set(p1, j1, f64::INFINITY);
+                            }
+                        }
+                        if beta == 0.0 {
+                            for i in 0..m {
+                                for j in 0..n {
+                                    c.set(i, j, f64::NAN);
+                                }
+                            }
+                        }
+                        let mut c_theirs = c.data.clone();
+                        // SAFETY: buffers sized by `fitted` for these dimensions and strides;
+                        // C's strides do not alias and C is its own allocation.
+                        unsafe {
+                            theirs(
+                                m,
+                                k,
+                                n,
+                                T::from_f64(alpha),
+                                a.data.as_ptr().add(a.at.offset),
+                                rsa,
+                                csa,
+                                b.data.as_ptr().add(b.at.offset),
+                                rsb,
+                                csb,
+                                T::from_f64(beta),
+                                c_theirs.as_mut_ptr().add(c.at.offset),
+                                rsc,
+                                csc,
+                            )
+                        };
+                        let ca = c.at;
+                        gemm_on(
+                            isa,
+                            Parallelism::Auto,
+                            T::from_f64(alpha),
+                            MatRef::from_parts(&a.data, a.at.offset, m, k, rsa, csa).unwrap(),
+                            MatRef::from_parts(&b.data, b.at.offset, k, n, rsb, csb).unwrap(),
+                            T::from_f64(beta),
+                            MatMut::from_parts(&mut c.data, ca.offset, m, n, rsc, csc).unwrap(),
+                        )
+                        .unwrap();
+                        for (slot, (&x, &y)) in c.data.iter().zip(&c_theirs).enumerate() {
+                            let (x, y): (f64, f64) = (x.into(), y.into());
+                            assert!(
+                                x == y || (x.is_nan() && y.is_nan()),
+                                "{isa:?} {} {m}x{k}x{n} A ({rsa}, {csa}) B ({rsb}, {csb}) \
+                                 C ({rsc}, {csc}) plant {plant} α {alpha} β {beta}: slot \
+                                 {slot} ours {x} vs matrixmultiply {y}",
+                                T::NAME
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn non_finite_inputs_and_alpha_zero_match_matrixmultiply() {
+    non_finite_like_matrixmultiply::<f32>(THEIRS_S);
+    non_finite_like_matrixmultiply::<f64>(THEIRS_D);
+}
+
+#[test]
+fn empty_raw_products_touch_no_operand() {
+    // With m = 0 or n = 0 no operand has an element, and with k = 0 neither A nor B does: the
+    // contract then asks nothing of their pointers. These point into page zero, so any access
+    // faults; strides are wild for the same reason.
+    let nowhere_s = std::ptr::dangling_mut::<f32>();
+    let nowhere_d = std::ptr::dangling_mut::<f64>();
+    let wild = isize::MIN / 3;
+    for (m, n) in [(0, 5), (5, 0), (0, 0)] {
+        for f in [OURS_S, THEIRS_S] {
+            // SAFETY: no element is implied, so no pointer is dereferenced.
+            unsafe {
+                f(
+                    m, 7, n, 1.0, nowhere_s, wild, 1, nowhere_s, 3, wild, 1.0, nowhere_s, wild, 9,
+                )
+            };
+        }
+        for f in [OURS_D, THEIRS_D] {
+            // SAFETY: as above.
+            unsafe {
+                f(
+                    m, 7, n, 1.0, nowhere_d, wild, 1, nowhere_d, 3, wild, 1.0, nowhere_d, wild, 9,
+                )
+            };
+        }
+    }
+    // k = 0: C ← β·C, and β = 0 overwrites a NaN-filled C with zeros.
+    for (beta, c0, want) in [(0.0f32, f32::NAN, 0.0f32), (-2.0, 1.5, -3.0)] {
+        for f in [OURS_S, THEIRS_S] {
+            let mut c = [c0; 6];
+            // SAFETY: C is a 2x3 row-major array; A and B have no elements.
+            unsafe {
+                f(
+                    2,
+                    0,
+                    3,
+                    1.0,
+                    nowhere_s,
+                    wild,
+                    wild,
+                    nowhere_s,
+                    wild,
+                    wild,
+                    beta,
+                    c.as_mut_ptr(),
+                    3,
+                    1,
+                )
+            };
+            assert_eq!(c, [want; 6]);
         }
     }
 }

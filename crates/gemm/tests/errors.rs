@@ -195,6 +195,11 @@ fn unknown_isa_names_are_errors_naming_the_value() {
             msg.contains("scalar"),
             "{msg:?} does not list the valid values"
         );
+        // A name parsed from anywhere (a CLI flag, a config) was not set in the environment.
+        assert!(
+            !msg.contains("DEPTHLAB_GEMM_ISA"),
+            "{msg:?} blames the variable"
+        );
     }
     assert_eq!("avx512".parse::<Isa>().unwrap(), Isa::Avx512);
     assert_eq!("Scalar".parse::<Isa>().unwrap(), Isa::Scalar);
@@ -220,6 +225,8 @@ fn forcing_an_isa_this_cpu_lacks_is_an_error_not_a_crash() {
         )
         .unwrap_err();
         assert!(err.to_string().contains(isa.name()), "{err}");
+        assert!(err.to_string().contains("gemm_on"), "{err}");
+        assert!(!err.to_string().contains("DEPTHLAB_GEMM_ISA"), "{err}");
     }
     // Whatever the CPU, the reported list matches the per-ISA answer and always has scalar.
     for isa in [Isa::Avx512, Isa::Avx2, Isa::Scalar] {
@@ -356,4 +363,25 @@ fn any_stride_along_a_dimension_of_one_multiplies_without_panicking() {
             );
         }
     }
+}
+
+#[test]
+fn block_sizes_answer_for_any_input() {
+    // Public (for tests on block edges), so absurd tile shapes must not panic either.
+    for mr in [0, 1, 64, 4096, 4097, usize::MAX] {
+        for nr in [0, 1, 6, 1 << 16, (1 << 16) + 1, usize::MAX] {
+            for elem in [0, 4, 8, usize::MAX] {
+                let got = std::panic::catch_unwind(|| depthlab_gemm::block_sizes(mr, nr, elem));
+                let (kc, mc, nc) =
+                    got.unwrap_or_else(|_| panic!("block_sizes({mr}, {nr}, {elem})"));
+                assert!(
+                    kc > 0 && mc > 0 && nc > 0,
+                    "({mr}, {nr}, {elem}): {kc} {mc} {nc}"
+                );
+            }
+        }
+    }
+    // The kernels' own shapes are unchanged by the guard.
+    let (kc, mc, nc) = depthlab_gemm::block_sizes(64, 6, 4);
+    assert!(kc % 8 == 0 && mc % 64 == 0 && nc % 6 == 0, "{kc} {mc} {nc}");
 }

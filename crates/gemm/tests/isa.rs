@@ -8,8 +8,8 @@ use std::process::Command;
 
 use common::{Layout, Operand, Real, Spec, assert_ok, rng, tiles};
 use depthlab_gemm::{
-    GemmError, ISA_ENV, Isa, MatMut, MatRef, Parallelism, active_isa, available_isas, dgemm, gemm,
-    gemm_on, last_isa_used, sgemm,
+    GemmError, ISA_ENV, Isa, MatMut, MatRef, Parallelism, VectorTask, active_isa, available_isas,
+    dgemm, gemm, gemm_on, last_isa_used, sgemm, with_vector_isa,
 };
 
 /// Set in the child's environment: what `child_env_isa` must find (`ok:<isa>` or `err`).
@@ -83,7 +83,8 @@ fn empty_products_and_k_zero_leave_no_trace_of_a_kernel() {
 }
 
 /// Runs `child_env_isa` in a fresh copy of this test binary with `DEPTHLAB_GEMM_ISA=value`.
-fn run_child(value: &str, expect: &str) {
+fn run_child(value: impl AsRef<std::ffi::OsStr>, expect: &str) {
+    let value = value.as_ref();
     let exe = std::env::current_exe().expect("test binary path");
     let out = Command::new(exe)
         .args([
@@ -129,6 +130,12 @@ fn env_var_forces_each_available_isa() {
 fn env_var_with_unknown_or_unsupported_isa_is_a_clear_error() {
     run_child("neon9", "err");
     run_child("avx1024", "err");
+    // Not Unicode at all: still a value someone set, so an error, not the default ISA.
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        run_child(std::ffi::OsStr::from_bytes(b"avx2\xff"), "err");
+    }
     for isa in [Isa::Avx512, Isa::Avx2] {
         if !isa.is_supported() {
             run_child(isa.name(), "err");
@@ -151,6 +158,18 @@ fn via_env<T: Real>() -> Result<(), GemmError> {
     )?;
     common::judge("env", &spec, &c, &before, &want, &tol).unwrap_or_else(|e| panic!("{e}"));
     Ok(())
+}
+
+/// Element-wise work for `with_vector_isa`.
+struct SumOfSquares<'a>(&'a [f32]);
+
+impl VectorTask for SumOfSquares<'_> {
+    type Output = f32;
+
+    #[inline(always)]
+    fn run(self) -> f32 {
+        self.0.iter().map(|x| x * x).sum()
+    }
 }
 
 /// 3x2 · 2x2 through the raw API.
@@ -204,7 +223,9 @@ fn child_env_isa() {
         // Run by hand (`--ignored`) without a parent: nothing to check against.
         return;
     };
-    let value = std::env::var(ISA_ENV).unwrap_or_default();
+    let value = std::env::var_os(ISA_ENV)
+        .map(|v| v.to_string_lossy().into_owned())
+        .unwrap_or_default();
     if let Some(name) = expect.strip_prefix("ok:") {
         let isa: Isa = name.parse().unwrap();
         assert_eq!(active_isa(), Ok(isa));
@@ -241,11 +262,17 @@ fn child_env_isa() {
             err.to_string().contains(shown),
             "{err} does not name {shown:?}"
         );
+        assert!(
+            err.to_string().contains("DEPTHLAB_GEMM_ISA"),
+            "{err} does not say the variable asked for it"
+        );
         for e in [via_env::<f32>().unwrap_err(), via_env::<f64>().unwrap_err()] {
             assert_eq!(e, err, "gemm must return the same error as active_isa");
         }
         // An explicit ISA does not depend on the variable.
         assert_ok::<f32>(Isa::Scalar, &Spec::dense(3, 3, 3), &mut rng(2));
+        // Element-wise work has no error channel: it runs as baseline code (documented).
+        assert_eq!(with_vector_isa(SumOfSquares(&[1.0, 2.0, 3.0])), 14.0);
         // The raw API has no error channel: it panics (documented), naming the value.
         let panic = std::panic::catch_unwind(raw_product).unwrap_err();
         let msg = panic

@@ -40,7 +40,6 @@ super::x86_simd!(
     store_partial_pd
 );
 
-/// All-ones in the first `n` 32-bit lanes, the form `vmaskmovps` reads.
 /// Four registers' lane sums through one shuffle tree (interleave pairs, add, fold halves).
 #[inline(always)]
 unsafe fn hsum4_ps(v: [__m256; 4]) -> [f32; 4] {
@@ -70,6 +69,7 @@ unsafe fn hsum4_ps(v: [__m256; 4]) -> [f32; 4] {
     }
 }
 
+/// All-ones in the first `n` 32-bit lanes, the form `vmaskmovps` reads.
 #[inline(always)]
 unsafe fn mask_ps(n: usize) -> __m256i {
     // SAFETY: only reached from functions compiled with AVX2.
