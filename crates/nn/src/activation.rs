@@ -420,6 +420,12 @@ impl FromStr for Activation {
         };
         let (base, param) = match name.split_once('(') {
             Some((base, rest)) => {
+                // Only these two take a parameter; "gelu(x)" or "swish(0.5)" is a name to
+                // correct (with the valid ones listed), not a bad alpha of an activation that has
+                // none.
+                if !matches!(base.trim(), "leaky_relu" | "elu") {
+                    return Err(unknown());
+                }
                 let inner = rest.strip_suffix(')').ok_or_else(unknown)?;
                 let alpha: f64 = inner.trim().parse().map_err(|_| NnError::InvalidValue {
                     field: format!("{} alpha", base.trim()),

@@ -8,7 +8,7 @@
 //! `"depthlab.modules"` line. In PyTorch:
 //! `model.load_state_dict(safetensors.torch.load_file(path))` on the matching `Sequential`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -198,18 +198,21 @@ pub fn load_safetensors_as<T: Float>(path: impl AsRef<Path>) -> Result<Mlp<T>, N
         .ok_or_else(|| meta_err(format!("no {CONFIG_KEY:?} entry in __metadata__")))?;
     let cfg: MlpConfig =
         serde_json::from_str(json).map_err(|e| meta_err(format!("{CONFIG_KEY}: {e}")))?;
-    let dims = cfg.layer_dims();
-    let shapes: Vec<_> = dims.iter().map(|&(i, o)| (o, i, cfg.bias)).collect();
     // Tensors first: comparing shapes needs no arithmetic on the widths, and an error naming
-    // the tensor says more about a bad file than one about an impossible layer size.
-    let tensors = check_tensors(&st, &shapes, || torch_modules(&cfg))?;
+    // the tensor says more about a bad file than one about an impossible layer size. The
+    // layers are walked lazily, so metadata listing millions of layers over a file of a few
+    // tensors fails at the first missing one instead of allocating per promised layer.
+    let shapes = cfg.dims().map(|(i, o)| (o, i));
+    let tensors = check_tensors(&st, cfg.depth() + 1, cfg.bias, shapes, || {
+        arch_summary(&cfg)
+    })?;
     cfg.validate()?;
     // Each buffer now holds exactly what a validated tensor of the file holds, so the
     // allocations are bounded by the file's own size.
     let layers = tensors
         .iter()
-        .zip(&dims)
-        .map(|(t, &(i, o))| {
+        .zip(cfg.dims())
+        .map(|(t, (i, o))| {
             let weight = Matrix::new(o, i, convert(&t.weight))?;
             Linear::new(weight, t.bias.as_ref().map(convert))
         })
@@ -233,12 +236,12 @@ pub fn load_safetensors_into<T: Float>(
     let path = path.as_ref();
     let bytes = read(path)?;
     let st = deserialize(path, &bytes)?;
-    let shapes: Vec<_> = model
-        .layers()
-        .iter()
-        .map(|l| (l.out_features(), l.in_features(), l.bias().is_some()))
-        .collect();
-    let tensors = check_tensors(&st, &shapes, || torch_modules(model.config()))?;
+    let layers = model.layers();
+    let shapes = layers.iter().map(|l| (l.out_features(), l.in_features()));
+    let bias = model.config().bias;
+    let tensors = check_tensors(&st, layers.len(), bias, shapes, || {
+        arch_summary(model.config())
+    })?;
     for (layer, t) in model.layers_mut().iter_mut().zip(&tensors) {
         copy_into(&t.weight, layer.weight_mut());
         if let (Some(dst), Some(src)) = (layer.bias_mut(), &t.bias) {
@@ -272,33 +275,32 @@ struct LayerTensors<'a> {
     bias: Option<TensorView<'a>>,
 }
 
-/// Checks the file holds exactly the tensors of layers shaped `(out, in, has_bias)`, with
-/// those shapes and a float dtype, and returns them in layer order. `arch` describes the
-/// architecture for an unexpected tensor's message.
+/// Checks the file holds exactly the tensors of `layers` Linear layers whose weights are
+/// shaped `(out, in)` as `shapes` yields them (with a bias each when `bias`), with those shapes
+/// and a float dtype, and returns them in layer order. `arch` describes the architecture for
+/// an unexpected tensor's message.
+///
+/// Nothing here grows with `layers` beyond the tensors actually found: names are matched by
+/// parsing them, and the walk over `shapes` stops at the first tensor that is missing, which
+/// comes within the file's own tensor count.
 fn check_tensors<'a>(
     st: &SafeTensors<'a>,
-    shapes: &[(usize, usize, bool)],
+    layers: usize,
+    bias: bool,
+    shapes: impl Iterator<Item = (usize, usize)>,
     arch: impl Fn() -> String,
 ) -> Result<Vec<LayerTensors<'a>>, NnError> {
-    let mut expected = HashSet::new();
-    for (l, &(_, _, bias)) in shapes.iter().enumerate() {
-        expected.insert(weight_name(l));
-        if bias {
-            expected.insert(bias_name(l));
-        }
-    }
     let mut names = st.names();
     names.sort_unstable();
-    if let Some(extra) = names.iter().find(|n| !expected.contains(**n)) {
+    if let Some(extra) = names.iter().find(|n| !is_expected(n, layers, bias)) {
         return Err(NnError::Tensor {
             tensor: extra.to_string(),
             reason: format!("not part of the architecture {}", arch()),
         });
     }
     shapes
-        .iter()
         .enumerate()
-        .map(|(l, &(o, i, bias))| {
+        .map(|(l, (o, i))| {
             Ok(LayerTensors {
                 weight: check_tensor(st, &weight_name(l), &[o, i])?,
                 bias: if bias {
@@ -309,6 +311,38 @@ fn check_tensors<'a>(
             })
         })
         .collect()
+}
+
+/// Whether `name` is one of [`weight_name`]/[`bias_name`] for a layer below `layers`, in the
+/// exact spelling they produce (no sign, no leading zero).
+fn is_expected(name: &str, layers: usize, bias: bool) -> bool {
+    let Some((index, kind)) = name.split_once('.') else {
+        return false;
+    };
+    let canonical = !index.is_empty()
+        && index.bytes().all(|b| b.is_ascii_digit())
+        && (index == "0" || !index.starts_with('0'));
+    let Some(module) = index.parse::<usize>().ok().filter(|_| canonical) else {
+        return false;
+    };
+    module % 2 == 0 && module / 2 < layers && (kind == "weight" || (bias && kind == "bias"))
+}
+
+/// [`torch_modules`] for an error message, cut short for a very deep architecture so that
+/// describing metadata that promises millions of layers does not take gigabytes.
+fn arch_summary(cfg: &MlpConfig) -> String {
+    const MAX_LISTED: usize = 32;
+    if cfg.depth() < MAX_LISTED {
+        return torch_modules(cfg);
+    }
+    format!(
+        "Sequential of {} Linear layers ({} inputs, {} outputs, {}, bias={})",
+        cfg.depth() + 1,
+        cfg.input,
+        cfg.output,
+        cfg.activation.torch_module(),
+        if cfg.bias { "True" } else { "False" }
+    )
 }
 
 /// The tensor `name`, if present with exactly `shape` and dtype `F32` or `F64`.

@@ -85,6 +85,10 @@ impl<T: Float> Linear<T> {
     }
 
     /// A zero layer mapping `in_features` to `out_features`.
+    ///
+    /// # Panics
+    /// As [`Matrix::zeros`], when `out_features · in_features` overflows `usize` or the weight
+    /// would exceed `isize::MAX` bytes (build from [`crate::MlpConfig`] for a checked size).
     pub fn zeros(in_features: usize, out_features: usize, bias: bool) -> Self {
         Self {
             weight: Matrix::zeros(out_features, in_features),

@@ -92,7 +92,7 @@ impl Loss {
     ///
     /// # Errors
     /// [`NnError::Shape`] when lengths disagree, [`NnError::LabelOutOfRange`] for a label the
-    /// outputs cannot represent.
+    /// outputs cannot represent, [`NnError::InvalidValue`] for a NaN or infinite target value.
     pub fn evaluate<T: Float>(
         &self,
         outputs: &[T],
@@ -127,6 +127,9 @@ impl Loss {
         }
         if rows == 0 {
             return Ok(0.0);
+        }
+        if let BatchTargets::Values(v) = targets {
+            crate::train::check_finite("batch", v, n)?;
         }
         if let BatchTargets::Classes(labels) = targets {
             let limit = match self {

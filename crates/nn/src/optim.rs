@@ -296,6 +296,13 @@ impl Schedule {
                     reason: "must be finite and >= 0".into(),
                 })
             }
+            Schedule::Cosine {
+                total_epochs: 0, ..
+            } => Err(NnError::InvalidValue {
+                field: "cosine schedule total_epochs".into(),
+                value: "0".into(),
+                reason: "must be at least 1 epoch (the annealing period divides the epoch)".into(),
+            }),
             Schedule::Cosine { min_lr, .. } if !(min_lr.is_finite() && min_lr >= 0.0) => {
                 Err(NnError::InvalidValue {
                     field: "cosine schedule min_lr".into(),

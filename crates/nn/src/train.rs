@@ -82,9 +82,27 @@ impl<T: Float> Targets<T> {
                         found: shape2(m.rows(), m.cols()),
                     });
                 }
+                check_finite(set, m.as_slice(), m.cols())?;
             }
         }
         Ok(())
+    }
+}
+
+/// The first non-finite value of row-major `values` (`cols` per row) as
+/// [`NnError::InvalidValue`] naming `set`, the row and the column.
+///
+/// A NaN target would otherwise reach the loss and end the run as [`Outcome::Diverged`],
+/// blaming the optimisation for what is bad data.
+pub(crate) fn check_finite<T: Float>(set: &str, values: &[T], cols: usize) -> Result<(), NnError> {
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(k) => Err(NnError::InvalidValue {
+            // A value exists, so `cols` is at least 1.
+            field: format!("{set} target at row {}, column {}", k / cols, k % cols),
+            value: values[k].to_string(),
+            reason: "targets must be finite numbers".into(),
+        }),
+        None => Ok(()),
     }
 }
 
@@ -103,10 +121,12 @@ pub struct TrainData<T = f32> {
 
 impl<T: Float> TrainData<T> {
     /// A split whose parts agree with each other: row counts of inputs and targets, feature
-    /// counts of train and test, label ranges, and target kinds and widths.
+    /// counts of train and test, label ranges, finite target values, and target kinds and
+    /// widths.
     ///
     /// # Errors
-    /// [`NnError::Shape`] naming both shapes, or [`NnError::LabelOutOfRange`].
+    /// [`NnError::Shape`] naming both shapes, [`NnError::LabelOutOfRange`], or
+    /// [`NnError::InvalidValue`] naming the row and column of a NaN or infinite target value.
     pub fn new(
         x_train: Matrix<T>,
         y_train: Targets<T>,
@@ -131,15 +151,18 @@ impl<T: Float> TrainData<T> {
                     found: y.len().to_string(),
                 });
             }
-            if let Targets::Classes { labels, n_classes } = y
-                && let Some(row) = labels.iter().position(|&l| l >= *n_classes)
-            {
-                return Err(NnError::LabelOutOfRange {
-                    set: set.to_string(),
-                    row,
-                    label: labels[row],
-                    n_classes: *n_classes,
-                });
+            match y {
+                Targets::Classes { labels, n_classes } => {
+                    if let Some(row) = labels.iter().position(|&l| l >= *n_classes) {
+                        return Err(NnError::LabelOutOfRange {
+                            set: set.to_string(),
+                            row,
+                            label: labels[row],
+                            n_classes: *n_classes,
+                        });
+                    }
+                }
+                Targets::Values(m) => check_finite(set, m.as_slice(), m.cols())?,
             }
         }
         check_same_kind(&y_train, &y_test)?;
@@ -155,8 +178,9 @@ impl<T: Float> TrainData<T> {
     /// everything [`TrainData::new`] checks.
     ///
     /// # Errors
-    /// [`NnError::Shape`], [`NnError::LabelOutOfRange`], [`NnError::IncompatibleTargets`] or
-    /// [`NnError::Empty`] (no training rows).
+    /// [`NnError::Shape`], [`NnError::LabelOutOfRange`], [`NnError::IncompatibleTargets`],
+    /// [`NnError::InvalidValue`] (a non-finite target value) or [`NnError::Empty`] (no training
+    /// rows).
     pub fn validate(&self, model: &Mlp<T>, loss: Loss) -> Result<(), NnError> {
         let (input, output) = (model.input_dim(), model.output_dim());
         for (name, x) in [("x_train", &self.x_train), ("x_test", &self.x_test)] {
@@ -256,7 +280,8 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
-    /// Checks batch size, optimizer and schedule.
+    /// Checks batch size, patience, optimizer and schedule, and that the schedule's learning
+    /// rate stays finite for every epoch.
     ///
     /// # Errors
     /// [`NnError::InvalidValue`] naming the field.
@@ -276,7 +301,25 @@ impl TrainConfig {
             });
         }
         self.optimizer.validate()?;
-        self.schedule.validate()
+        self.schedule.validate()?;
+        // A step schedule with γ > 1 grows the rate every `every` epochs; the last epoch has
+        // the largest, and once it overflows the trainer would refuse it mid-run.
+        let base = self.optimizer.lr();
+        let last = self.schedule.lr_at(base, self.epochs.saturating_sub(1));
+        if !last.is_finite() {
+            return Err(NnError::InvalidValue {
+                field: "step schedule gamma".into(),
+                value: match self.schedule {
+                    Schedule::Step { gamma, .. } => gamma.to_string(),
+                    _ => format!("{:?}", self.schedule),
+                },
+                reason: format!(
+                    "the learning rate {base} grows to {last} by epoch {}",
+                    self.epochs
+                ),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -312,8 +355,11 @@ pub enum Outcome {
         /// The last epoch run.
         epoch: usize,
     },
-    /// A loss became NaN or infinite during `epoch`; the parameters are those before the
-    /// step that produced it.
+    /// A loss or a parameter became NaN or infinite during `epoch`. The parameters are those
+    /// before the step whose loss was not finite (the epoch's last ones when only the
+    /// evaluation after it overflowed); when an update itself overflowed (its loss, taken
+    /// before it, was finite), those at the start of `epoch`. Either way no parameter is NaN
+    /// or infinite unless one was when training began.
     Diverged {
         /// The epoch in which it happened.
         epoch: usize,
@@ -382,10 +428,18 @@ pub fn train<T: Float>(
     let mut best = f64::INFINITY;
     let mut since_best = 0usize;
     let base_lr = cfg.optimizer.lr();
+    // The parameters as they were when the current epoch began, to fall back on when an
+    // update overflows (allocated once; refilled in place every epoch).
+    let mut start_params: Vec<T> = Vec::with_capacity(model.parameter_count());
 
     for epoch in 1..=cfg.epochs {
         let lr = cfg.schedule.lr_at(base_lr, epoch - 1);
-        trainer.set_lr(lr);
+        trainer.set_lr(lr)?;
+        start_params.clear();
+        for layer in model.layers() {
+            start_params.extend_from_slice(layer.weight().as_slice());
+            start_params.extend_from_slice(layer.bias().unwrap_or_default());
+        }
         if cfg.shuffle {
             shuffle(&mut order, &mut rng);
         }
@@ -414,6 +468,14 @@ pub fn train<T: Float>(
                 diverged_loss = Some(loss);
                 break;
             }
+        }
+        // A step checks the loss of the parameters it starts from, so an update that itself
+        // overflows (a huge rate times a huge gradient) passes with a finite loss and leaves
+        // NaN or infinite parameters behind. The epoch then diverged, and the model goes back
+        // to its start rather than ending the run unusable.
+        if !parameters_finite(model) {
+            restore_parameters(model, &start_params);
+            diverged_loss.get_or_insert(f64::NAN);
         }
         let tr = trainer.evaluate(model, &data.x_train, &data.y_train)?;
         let te = if data.x_test.rows() > 0 {
@@ -454,6 +516,33 @@ pub fn train<T: Float>(
         }
     }
     Ok(report(history, Outcome::Completed, &trainer))
+}
+
+/// Whether every weight and bias of `model` is finite.
+fn parameters_finite<T: Float>(model: &Mlp<T>) -> bool {
+    model.layers().iter().all(|l| {
+        let bias = l.bias().unwrap_or_default();
+        l.weight()
+            .as_slice()
+            .iter()
+            .chain(bias)
+            .all(|v| v.is_finite())
+    })
+}
+
+/// Copies `params` (every layer's weight then bias, in order) back into `model`.
+fn restore_parameters<T: Float>(model: &mut Mlp<T>, params: &[T]) {
+    let mut rest = params;
+    for (weight, bias) in model.parameters_mut() {
+        let (w, tail) = rest.split_at(weight.len());
+        weight.copy_from_slice(w);
+        rest = tail;
+        if let Some(bias) = bias {
+            let (b, tail) = rest.split_at(bias.len());
+            bias.copy_from_slice(b);
+            rest = tail;
+        }
+    }
 }
 
 fn report<T: Float>(

@@ -289,8 +289,21 @@ impl<T: Float> Trainer<T> {
     }
 
     /// Sets the learning rate (schedules call this once per epoch).
-    pub fn set_lr(&mut self, lr: f64) {
+    ///
+    /// # Errors
+    /// [`NnError::InvalidValue`] for a NaN, infinite or negative rate, which is left unset:
+    /// stepping with it would fill every parameter with NaN while the step still returned the
+    /// finite loss of the batch, so nothing would report it.
+    pub fn set_lr(&mut self, lr: f64) -> Result<(), NnError> {
+        if !(lr.is_finite() && lr >= 0.0) {
+            return Err(NnError::InvalidValue {
+                field: format!("{} lr", self.optimizer.name()),
+                value: lr.to_string(),
+                reason: "must be finite and >= 0".into(),
+            });
+        }
         self.lr = lr;
+        Ok(())
     }
 
     /// Optimizer steps taken so far.
@@ -423,6 +436,7 @@ impl<T: Float> Trainer<T> {
     /// # Errors
     /// [`NnError::Shape`] when the model, batch or targets disagree with this state;
     /// [`NnError::LabelOutOfRange`] for a label the outputs cannot represent;
+    /// [`NnError::InvalidValue`] for a NaN or infinite target value;
     /// [`NnError::Empty`] for a batch with no rows.
     pub fn step(
         &mut self,
@@ -621,7 +635,8 @@ impl<T: Float> Trainer<T> {
     /// in chunks of the trainer's batch size. Allocates nothing.
     ///
     /// # Errors
-    /// [`NnError::Shape`] when `x`, `y` and the model disagree.
+    /// [`NnError::Shape`] when `x`, `y` and the model disagree; as [`Loss::evaluate`] for
+    /// labels out of range or non-finite target values.
     pub fn evaluate(
         &mut self,
         model: &Mlp<T>,

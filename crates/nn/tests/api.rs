@@ -502,3 +502,144 @@ fn train_data_new_checks_the_split_is_consistent() {
     .unwrap_err();
     assert!(err.to_string().contains("kind"), "{err}");
 }
+
+#[test]
+fn a_parenthesised_name_without_a_parameter_lists_the_valid_names() {
+    // Only leaky_relu and elu take (α); anything else with parentheses is a misspelt name,
+    // and the error must say which names exist rather than complain about an alpha.
+    for bad in ["gelu()", "swish(x)", "relu()", "tanh(beta)", "sigmoid("] {
+        match bad.parse::<Activation>() {
+            Err(e @ NnError::UnknownActivation { .. }) => {
+                let text = e.to_string();
+                for name in Activation::ALL_NAMES {
+                    assert!(text.contains(name), "{bad}: {name} missing from {text}");
+                }
+            }
+            other => panic!("{bad:?}: expected UnknownActivation, got {other:?}"),
+        }
+    }
+    // A parameterised name keeps its own message about the value.
+    let err = "elu(x)".parse::<Activation>().unwrap_err();
+    assert!(
+        matches!(&err, NnError::InvalidValue { field, .. } if field == "elu alpha"),
+        "{err}"
+    );
+}
+
+#[test]
+fn set_lr_refuses_rates_that_would_silently_ruin_the_parameters() {
+    let mut model = MlpConfig::new(2, vec![4], 2).build(0).unwrap();
+    let before = model.clone();
+    let mut trainer = Trainer::new(
+        &model,
+        4,
+        Loss::SoftmaxCrossEntropy,
+        OptimizerConfig::sgd(0.1),
+    )
+    .unwrap();
+    for bad in [f64::NAN, f64::INFINITY, -0.1] {
+        let err = trainer.set_lr(bad).unwrap_err();
+        assert!(
+            matches!(&err, NnError::InvalidValue { field, value, .. }
+                if field == "sgd lr" && *value == bad.to_string()),
+            "{bad}: {err}"
+        );
+    }
+    assert_eq!(trainer.lr(), 0.1, "a refused rate is not kept");
+    // Before, a NaN rate went through: the step returned the batch's finite loss as Ok and
+    // left every weight NaN.
+    let data = tiny_data();
+    let Targets::Classes { labels, .. } = &data.y_train else {
+        unreachable!()
+    };
+    let loss = trainer
+        .step(&mut model, &data.x_train, BatchTargets::Classes(labels))
+        .unwrap();
+    assert!(loss.is_finite());
+    assert_ne!(model, before, "the step at rate 0.1 moved the weights");
+    assert!(
+        model
+            .layers()
+            .iter()
+            .all(|l| { l.weight().as_slice().iter().all(|w| w.is_finite()) })
+    );
+    trainer.set_lr(0.0).unwrap();
+    assert_eq!(trainer.lr(), 0.0);
+}
+
+#[test]
+fn schedules_that_cannot_give_a_rate_are_errors_before_training() {
+    let fresh = MlpConfig::new(2, vec![4], 2).build(0).unwrap();
+    let data = tiny_data();
+    // Annealing over 0 epochs divides by 0; it used to train at min_lr throughout.
+    let cosine = TrainConfig {
+        schedule: Schedule::Cosine {
+            total_epochs: 0,
+            min_lr: 0.01,
+        },
+        ..TrainConfig::default()
+    };
+    // 0.1·1e200^k overflows to infinity at the third epoch.
+    let growing = TrainConfig {
+        epochs: 3,
+        schedule: Schedule::Step {
+            every: 1,
+            gamma: 1e200,
+        },
+        ..TrainConfig::default()
+    };
+    for (cfg, field) in [
+        (cosine, "cosine schedule total_epochs"),
+        (growing.clone(), "step schedule gamma"),
+    ] {
+        let mut model = fresh.clone();
+        let err = train(&mut model, &data, &cfg, &mut |_| {}).unwrap_err();
+        assert!(
+            matches!(&err, NnError::InvalidValue { field: f, .. } if f == field),
+            "{err}"
+        );
+        assert_eq!(model, fresh, "nothing trained");
+    }
+    // Two epochs stay finite (1e199), so the same schedule is accepted for them.
+    let mut model = fresh.clone();
+    let short = TrainConfig {
+        epochs: 2,
+        ..growing
+    };
+    assert!(train(&mut model, &data, &short, &mut |_| {}).is_ok());
+}
+
+#[test]
+fn an_update_that_overflows_ends_the_run_with_the_epochs_starting_weights() {
+    // At lr 1e20 the first step's loss is finite and its update too; in the second epoch the
+    // loss (taken before the update) is still finite, but the update overflows f32. The run
+    // used to end Diverged with NaN weights in the model.
+    let cfg = TrainConfig {
+        epochs: 50,
+        batch_size: 4,
+        optimizer: OptimizerConfig::sgd(1e20),
+        ..TrainConfig::default()
+    };
+    let fresh = MlpConfig::new(2, vec![8], 2).build(0).unwrap();
+    let mut model = fresh.clone();
+    let report = train(&mut model, &tiny_data(), &cfg, &mut |_| {}).unwrap();
+    assert_eq!(report.outcome, Outcome::Diverged { epoch: 2 });
+    assert!(report.history[1].train_loss.is_nan());
+    for layer in model.layers() {
+        let bias = layer.bias().unwrap();
+        assert!(
+            layer
+                .weight()
+                .as_slice()
+                .iter()
+                .chain(bias)
+                .all(|w| w.is_finite())
+        );
+    }
+    // Exactly the weights one epoch of the same run leaves.
+    let mut one_epoch = fresh;
+    let first = TrainConfig { epochs: 1, ..cfg };
+    let report = train(&mut one_epoch, &tiny_data(), &first, &mut |_| {}).unwrap();
+    assert_eq!(report.outcome, Outcome::Completed);
+    assert_eq!(model, one_epoch);
+}

@@ -244,3 +244,84 @@ fn train_rejects_test_values_against_training_classes_as_new_does() {
     .unwrap_err();
     assert_eq!(from_train.to_string(), from_new.to_string());
 }
+
+/// Four XOR points with value targets (one column per class), one of them replaced.
+fn xor_values(bad: Option<(usize, f32)>) -> (Matrix, Targets) {
+    let x = Matrix::new(4, 2, vec![0.0f32, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]).unwrap();
+    let mut t = vec![1.0f32, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0];
+    if let Some((i, v)) = bad {
+        t[i] = v;
+    }
+    (x, Targets::Values(Matrix::new(4, 2, t).unwrap()))
+}
+
+fn expect_bad_target<T: std::fmt::Debug>(result: Result<T, NnError>, field_start: &str) {
+    match result {
+        Err(NnError::InvalidValue { field, value, .. }) => {
+            assert!(field.starts_with(field_start), "{field}");
+            assert!(field.ends_with("row 2, column 1"), "{field}");
+            assert!(value == "NaN" || value == "inf", "{value}");
+        }
+        other => panic!("expected an error naming {field_start}, got {other:?}"),
+    }
+}
+
+#[test]
+fn non_finite_target_values_are_errors_naming_row_and_column() {
+    let (x, good) = xor_values(None);
+    for bad in [f32::NAN, f32::INFINITY] {
+        // Row 2, column 1 is element 5.
+        let (_, y) = xor_values(Some((5, bad)));
+        expect_bad_target(
+            TrainData::new(x.clone(), y.clone(), x.clone(), good.clone()),
+            "y_train target",
+        );
+        expect_bad_target(
+            TrainData::new(x.clone(), good.clone(), x.clone(), y.clone()),
+            "y_test target",
+        );
+
+        // A split built from its public fields reaches `train` unchecked; the run used to
+        // end as Diverged at epoch 1, blaming the optimiser for bad data.
+        let data = TrainData {
+            x_train: x.clone(),
+            y_train: y.clone(),
+            x_test: x.clone(),
+            y_test: good.clone(),
+        };
+        for loss in [
+            Loss::Mse,
+            Loss::BinaryCrossEntropy,
+            Loss::SoftmaxCrossEntropy,
+        ] {
+            let mut model = MlpConfig::new(2, vec![4], 2).build(0).unwrap();
+            let cfg = TrainConfig { loss, ..config() };
+            expect_bad_target(
+                train(&mut model, &data, &cfg, &mut |_| {}),
+                "y_train target",
+            );
+        }
+
+        // The loss itself, as the trainer's step and evaluation call it.
+        let Targets::Values(m) = &y else {
+            unreachable!()
+        };
+        let mut g = [0.0f32; 8];
+        for loss in [
+            Loss::Mse,
+            Loss::BinaryCrossEntropy,
+            Loss::SoftmaxCrossEntropy,
+        ] {
+            expect_bad_target(
+                loss.evaluate(
+                    &[0.5f32; 8],
+                    2,
+                    BatchTargets::Values(m.as_slice()),
+                    Some(&mut g),
+                ),
+                "batch target",
+            );
+        }
+    }
+    assert!(TrainData::new(x.clone(), good.clone(), x, good).is_ok());
+}

@@ -283,3 +283,82 @@ fn a_model_of_another_shape_is_a_shape_error_naming_both() {
     assert!(text.contains("[3x2+bias, 2x3+bias]"), "{text}");
     assert!(text.contains("[5x2+bias, 2x5+bias]"), "{text}");
 }
+
+#[test]
+fn metadata_promising_millions_of_layers_costs_memory_in_proportion_to_the_file() {
+    let _serial = serial();
+    let path = temp_path("deep_metadata.safetensors");
+    // A million one-unit hidden layers take 2 MB of header; until the loader met the first
+    // missing tensor it held a name, a shape and a set entry for every promised layer (152
+    // bytes per header byte here, ~15 GB at safetensors' 100 MB header limit).
+    let hidden = vec!["1"; 1_000_000].join(",");
+    let deep = format!(
+        r#"{{"input":1,"hidden":[{hidden}],"output":1,"activation":"relu","init":"pytorch","bias":true}}"#
+    );
+    let one = [("0.weight", Dtype::F32, vec![1, 1])];
+    write_file(&path, &one, Some(&deep));
+    let file_len = usize::try_from(std::fs::metadata(&path).unwrap().len()).unwrap();
+    let region = Region::new(GLOBAL);
+    let result = load_safetensors(&path);
+    let allocated = region.change().bytes_allocated;
+    expect_tensor_error(result, "0.bias", "missing");
+    // Parsing the JSON itself needs a few times the header (the widths as a Vec<usize>).
+    assert!(
+        allocated < 16 * file_len,
+        "a {file_len}-byte file made the load allocate {allocated} bytes"
+    );
+
+    // An unexpected tensor beside the same metadata: the message describes the architecture
+    // without listing a million modules.
+    let extra = [
+        ("0.weight", Dtype::F32, vec![1, 1]),
+        ("0.bias", Dtype::F32, vec![1]),
+        ("1.weight", Dtype::F32, vec![1, 1]),
+    ];
+    write_file(&path, &extra, Some(&deep));
+    let region = Region::new(GLOBAL);
+    let result = load_safetensors(&path);
+    let allocated = region.change().bytes_allocated;
+    match &result {
+        Err(NnError::Tensor { tensor, reason }) => {
+            assert_eq!(tensor, "1.weight");
+            assert!(reason.contains("1000001 Linear layers"), "{reason}");
+            assert!(reason.len() < 200, "{} bytes of reason", reason.len());
+        }
+        other => panic!("expected an error about tensor 1.weight, got {other:?}"),
+    }
+    assert!(allocated < 16 * file_len, "allocated {allocated} bytes");
+}
+
+#[test]
+fn only_the_exact_state_dict_spelling_of_a_name_is_accepted() {
+    let path = temp_path("spelling.safetensors");
+    let mut model = MlpConfig::new(1, vec![1], 1).build(0).unwrap();
+    let f32s = |name| (name, Dtype::F32, vec![1, 1]);
+    let right = [
+        f32s("0.weight"),
+        ("0.bias", Dtype::F32, vec![1]),
+        f32s("2.weight"),
+        ("2.bias", Dtype::F32, vec![1]),
+    ];
+    write_file(&path, &right, None);
+    load_safetensors_into(&mut model, &path).unwrap();
+    // Odd indices are activations; "02", "+2" and "2.weight.x" are not PyTorch's names.
+    for wrong in [
+        "1.weight",
+        "02.weight",
+        "+2.weight",
+        "2.weight.x",
+        "4.weight",
+        ".weight",
+    ] {
+        let mut tensors = right.to_vec();
+        tensors.push(f32s(wrong));
+        write_file(&path, &tensors, None);
+        expect_tensor_error(
+            load_safetensors_into(&mut model, &path),
+            wrong,
+            "not part of",
+        );
+    }
+}
