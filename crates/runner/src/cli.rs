@@ -358,7 +358,7 @@ fn cmd_run(a: RunArgs) -> Result<u8> {
     let report_dir = default_report_dir(&out, &study);
     let reporting = !a.no_report && shard.is_all();
     if reporting {
-        check_out_dir("report directory", &report_dir)?;
+        check_report_dir("report directory", &report_dir, Some(&out))?;
     }
     let plan = RunPlan {
         study,
@@ -511,6 +511,14 @@ fn cmd_train(a: TrainArgs) -> Result<u8> {
     };
     if let Some(save) = &a.save {
         check_out_file("--save", save)?;
+        // Tab completion makes `--data my.csv --save my.csv` an easy slip, and the model would
+        // replace the data it was trained on.
+        if study::is_csv_name(&a.data) && same_file(Path::new(&a.data), save) {
+            return Err(bad(anyhow!(
+                "--save {}: is the --data file; save the model elsewhere",
+                save.display()
+            )));
+        }
     }
     // Load once up front so a bad CSV is reported as the user's input, before training.
     let loaded = data::load(&execute::data_spec(&ds, point.seed, &point.train)).map_err(|e| {
@@ -680,7 +688,7 @@ fn cmd_report(a: ReportArgs) -> Result<u8> {
         "report directory"
     };
     let out = a.out.unwrap_or_else(|| default_report_dir(&a.dir, &study));
-    check_out_dir(label, &out)?;
+    check_report_dir(label, &out, Some(&a.dir))?;
     write_report(&study, &a.dir, &records, &out, false)?;
     progress::note(format_args!("report: {}", out.join("index.html").display()));
     Ok(0)
@@ -697,7 +705,7 @@ fn cmd_compare(a: CompareArgs) -> Result<u8> {
     let out = a.out.unwrap_or_else(|| {
         Path::new(REPORTS_DIR).join(format!("compare-{}-{}", dir_name(&a.a), dir_name(&a.b)))
     });
-    check_out_dir(label, &out)?;
+    check_report_dir(label, &out, None)?;
     // Directory names, not study names: comparing two runs of one study is the common case.
     let (na, nb) = (dir_name(&a.a), dir_name(&a.b));
     report::compare_studies((&na, &ra), (&nb, &rb), &out, &sa.report).map_err(report_error)?;
@@ -744,6 +752,34 @@ fn check_out_dir(label: &str, path: &Path) -> Result<()> {
         )));
     }
     check_parents(label, path)
+}
+
+/// Whether two paths name the same file or directory (links and `..` resolved when both exist).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// [`check_out_dir`] for a report, which must not go into a results directory other than
+/// `own` (the study it reports on): its `meta.json` would replace the one recorded with that
+/// directory's runs.
+fn check_report_dir(label: &str, path: &Path, own: Option<&Path>) -> Result<()> {
+    check_out_dir(label, path)?;
+    let dir = StudyDir::new(path);
+    let holds = [dir.results(), dir.study()]
+        .into_iter()
+        .find(|f| f.exists());
+    let is_own = own.is_some_and(|own| same_file(path, own));
+    match holds {
+        Some(file) if !is_own => Err(bad(anyhow!(
+            "{label} {}: is a results directory (it holds {}); write the report elsewhere",
+            path.display(),
+            file.file_name().unwrap_or_default().to_string_lossy()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// [`check_out_dir`] for a file to write: not a directory, in a directory that is or can be.

@@ -41,6 +41,10 @@ pub struct Meta {
     /// The shard this directory holds (`i/n`), when sharded.
     #[serde(default)]
     pub shard: Option<String>,
+    /// What `depthlab merge` wrote here (the `meta.json` of every directory it joined), kept
+    /// through later sessions: the merged records were made by those sessions, not this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_from: Option<serde_json::Value>,
 }
 
 /// The flags worth recording: the ones that decide which kernels can run.
@@ -86,15 +90,22 @@ impl Meta {
             start_time: now.clone(),
             last_start_time: now,
             shard,
+            merged_from: None,
         }
     }
 
-    /// Keeps the first start time and commit of an earlier session in `existing_meta`, if any.
+    /// Keeps the first start time and commit of an earlier session in `existing_meta`, if any,
+    /// and the provenance a merge left there.
     pub fn continuing(mut self, existing_meta: &Path) -> Meta {
-        if let Some(old) = std::fs::read(existing_meta)
+        let Some(old) = std::fs::read(existing_meta)
             .ok()
-            .and_then(|b| serde_json::from_slice::<Meta>(&b).ok())
-        {
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        else {
+            return self;
+        };
+        // A merge writes only `merged_from`, which is not a whole `Meta`.
+        self.merged_from = old.get("merged_from").cloned();
+        if let Ok(old) = serde_json::from_value::<Meta>(old) {
             self.start_time = old.start_time;
             self.git_commit = old.git_commit;
         }

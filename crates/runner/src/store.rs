@@ -38,8 +38,8 @@ pub enum StoreError {
         /// The underlying error.
         source: io::Error,
     },
-    /// A line before the last one of `results.jsonl` does not parse: real corruption, not an
-    /// interrupted write, so nothing is guessed.
+    /// A complete line of `results.jsonl` (one before the last, or a last one with its newline)
+    /// does not parse: real corruption, not an interrupted write, so nothing is guessed.
     #[error("{}:{line}: not a valid run record: {message}", path.display())]
     Corrupt {
         /// The results file.
@@ -131,7 +131,7 @@ pub struct DroppedTail {
 pub struct Loaded {
     /// Records in file order.
     pub records: Vec<RunRecord>,
-    /// An incomplete or garbled last line, if there was one.
+    /// An unterminated last line that does not parse (an interrupted write), if there was one.
     pub dropped: Option<DroppedTail>,
     /// Byte length of the valid prefix (everything before the dropped line).
     pub valid_len: u64,
@@ -140,8 +140,8 @@ pub struct Loaded {
 /// Reads `results.jsonl`. A missing file reads as empty.
 ///
 /// # Errors
-/// [`StoreError::Corrupt`] when any line but the last fails to parse; [`StoreError::Io`] when
-/// the file cannot be read.
+/// [`StoreError::Corrupt`] when any line fails to parse but an unterminated last one (an
+/// interrupted write); [`StoreError::Io`] when the file cannot be read.
 pub fn read_results(path: &Path) -> Result<Loaded, StoreError> {
     let bytes = match fs::read(path) {
         Ok(b) => b,
@@ -174,7 +174,10 @@ pub fn read_results(path: &Path) -> Result<Loaded, StoreError> {
                 loaded.records.push(record);
                 loaded.valid_len = next as u64;
             }
-            Err(_) if is_last => {
+            // Records are written as one line and its newline in a single write, so only an
+            // unterminated line can be an interrupted one; a complete line that does not parse
+            // was edited or written by something else, and cutting it off would lose it.
+            Err(_) if is_last && !terminated => {
                 loaded.dropped = Some(DroppedTail {
                     line: line_no,
                     bytes: next - start,
@@ -314,7 +317,7 @@ impl ResultsWriter {
     ///
     /// # Errors
     /// [`StoreError::Locked`] when another process writes the directory, [`StoreError::Corrupt`]
-    /// for corruption before the last line, [`StoreError::Io`] otherwise.
+    /// for a complete line that does not parse, [`StoreError::Io`] otherwise.
     pub fn open(dir: &StudyDir) -> Result<(ResultsWriter, Loaded), StoreError> {
         fs::create_dir_all(dir.root()).map_err(io_err(dir.root()))?;
         let path = dir.results();

@@ -343,3 +343,134 @@ fn list_prints_the_shard_grid_without_running() {
     );
     assert!(!tmp.path().join("runs").exists());
 }
+
+/// Every file under `dir` with its bytes, to show a command left a directory as it was.
+fn snapshot(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push((path.clone(), fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn reports_are_never_written_into_another_results_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ok = |out: std::process::Output| {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    write_study(tmp.path(), STUDY);
+    ok(depthlab(
+        tmp.path(),
+        &["run", "s.toml", "--quiet", "--no-report", "--out", "a"],
+    ));
+    // Another study whose results (and their meta.json: machine, threads, start time) must
+    // survive every command below.
+    fs::write(
+        tmp.path().join("b.toml"),
+        STUDY.replace("name = \"cli\"", "name = \"other\""),
+    )
+    .unwrap();
+    ok(depthlab(
+        tmp.path(),
+        &["run", "b.toml", "--quiet", "--no-report", "--out", "b"],
+    ));
+    ok(depthlab(
+        tmp.path(),
+        &[
+            "run",
+            "b.toml",
+            "--quiet",
+            "--no-report",
+            "--out",
+            "reports/c",
+        ],
+    ));
+    let b = snapshot(&tmp.path().join("b"));
+    let c = snapshot(&tmp.path().join("reports/c"));
+
+    let out = depthlab(tmp.path(), &["report", "a", "--out", "b"]);
+    assert_bad_input(&out, &["--out b", "results directory"]);
+    let out = depthlab(tmp.path(), &["compare", "a", "a", "--out", "b"]);
+    assert_bad_input(&out, &["--out b", "results directory"]);
+    // The default report directory of `run --out c` is reports/c: refused before training.
+    let out = depthlab(tmp.path(), &["run", "s.toml", "--quiet", "--out", "c"]);
+    assert_bad_input(&out, &["reports/c", "results directory"]);
+    assert!(!tmp.path().join("c").exists());
+    assert_eq!(snapshot(&tmp.path().join("b")), b);
+    assert_eq!(snapshot(&tmp.path().join("reports/c")), c);
+
+    // A study's own directory may hold its report; its results stay as they were.
+    let a = snapshot(&tmp.path().join("a"));
+    ok(depthlab(tmp.path(), &["report", "a", "--out", "a"]));
+    let after = snapshot(&tmp.path().join("a"));
+    for (path, bytes) in &a {
+        let now = after.iter().find(|(p, _)| p == path).map(|(_, b)| b);
+        assert_eq!(now, Some(bytes), "{} changed", path.display());
+    }
+    assert!(tmp.path().join("a/index.html").is_file());
+}
+
+#[test]
+fn a_data_file_that_cannot_be_read_is_named_with_its_place_in_the_study() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_study(
+        tmp.path(),
+        &STUDY.replace("[\"xor\"]", "[\"data/missing.csv\"]"),
+    );
+    let out = depthlab(tmp.path(), &["run", "s.toml"]);
+    assert_bad_input(
+        &out,
+        &["s.toml:2:13: cannot read data/missing.csv", "No such file"],
+    );
+    assert!(!tmp.path().join("runs").exists());
+}
+
+#[test]
+fn train_refuses_to_save_the_model_over_its_data_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut text = String::from("x,target\n");
+    for i in 0..20 {
+        text.push_str(&format!("{i},{}\n", i % 2));
+    }
+    fs::create_dir(tmp.path().join("data")).unwrap();
+    fs::write(tmp.path().join("data/d.csv"), &text).unwrap();
+    // The same file under another spelling is still the data.
+    let out = depthlab(
+        tmp.path(),
+        &[
+            "train",
+            "--data",
+            "data/d.csv",
+            "--depth",
+            "0",
+            "--width",
+            "1",
+            "--activation",
+            "relu",
+            "--epochs",
+            "1",
+            "--save",
+            "data/../data/d.csv",
+        ],
+    );
+    assert_bad_input(&out, &["--save data/../data/d.csv", "--data file"]);
+    assert_eq!(
+        fs::read_to_string(tmp.path().join("data/d.csv")).unwrap(),
+        text
+    );
+}

@@ -299,6 +299,30 @@ fn bad_knobs_are_rejected_with_their_value() {
     assert!(e.contains("noise"), "{e}");
 }
 
+#[test]
+fn noise_too_large_for_finite_data_is_refused() {
+    // Finite as an f64 but not as the f32 data (1e300), or finite alone but not once a
+    // Gaussian draw scales it (3e38): either way the points would be infinite or NaN, and
+    // every run on them would only be recorded as diverged.
+    for (name, noise, shown) in [
+        ("xor", 1e300, "noise = 1e300"),
+        ("spirals", 3e38, "noise = 3e38"),
+        ("sin", 1e300, "noise = 1e300"),
+    ] {
+        let e = err(&DataSpec {
+            noise: Some(noise),
+            ..spec(name)
+        });
+        assert!(e.contains(shown) && e.contains("finite"), "{name}: {e}");
+    }
+    // Large but harmless noise still loads.
+    let d = load(&DataSpec {
+        noise: Some(1e6),
+        ..spec("xor")
+    });
+    assert!(d.n_train() > 0);
+}
+
 // ---- split, standardisation, subsampling, label noise -------------------------------------
 
 #[test]

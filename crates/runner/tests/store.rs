@@ -116,6 +116,38 @@ fn a_garbled_line_before_the_last_is_an_error_with_its_line_number() {
 }
 
 #[test]
+fn a_complete_last_line_that_does_not_parse_is_kept_and_reported_not_cut_off() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = StudyDir::new(tmp.path());
+    let (mut w, _) = ResultsWriter::open(&dir).unwrap();
+    w.append(&record("a", 0)).unwrap();
+    drop(w);
+    // A whole record, newline and all, that this version cannot read (hand-edited here): no
+    // write of ours ends like that when interrupted, so it is a result, not a torn write.
+    let edited = serde_json::to_string(&record("b", 1))
+        .unwrap()
+        .replace("\"outcome\":\"ok\"", "\"outcome\":\"OK\"");
+    assert!(edited.contains("\"OK\""));
+    fs::OpenOptions::new()
+        .append(true)
+        .open(dir.results())
+        .unwrap()
+        .write_all(format!("{edited}\n").as_bytes())
+        .unwrap();
+    let before = fs::read(dir.results()).unwrap();
+
+    match dir.read() {
+        Err(StoreError::Corrupt { line, .. }) => assert_eq!(line, 2),
+        other => panic!("expected corruption at line 2, got {other:?}"),
+    }
+    assert!(matches!(
+        ResultsWriter::open(&dir),
+        Err(StoreError::Corrupt { line: 2, .. })
+    ));
+    assert_eq!(fs::read(dir.results()).unwrap(), before);
+}
+
+#[test]
 fn a_second_writer_is_refused_while_the_first_holds_the_lock() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = StudyDir::new(tmp.path());

@@ -507,3 +507,30 @@ fn results_without_a_study_file_are_not_continued() {
     let e = refusal(SMALL, &dir);
     assert!(e.contains("no study.toml"), "{e}");
 }
+
+#[test]
+fn running_the_missing_points_of_a_merge_keeps_where_the_merged_records_came_from() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shard = tmp.path().join("shard-0");
+    let merged = tmp.path().join("merged");
+    run(SMALL, &shard, Shard { index: 0, count: 2 });
+    let summary = store::merge(&merged, std::slice::from_ref(&shard)).unwrap();
+    assert!(!summary.missing.is_empty());
+    // The missing half runs here; the merged half was made by the shard's session.
+    run(SMALL, &merged, Shard::ALL);
+    let meta: serde_json::Value =
+        serde_json::from_slice(&fs::read(merged.join("meta.json")).unwrap()).unwrap();
+    let sources = meta["merged_from"]
+        .as_array()
+        .unwrap_or_else(|| panic!("merged_from lost: {meta}"));
+    assert_eq!(sources.len(), 1);
+    assert_eq!(sources[0]["dir"], shard.display().to_string());
+    assert_eq!(sources[0]["meta"]["shard"], "0/2");
+    // This session's own facts are there too.
+    assert_eq!(meta["threads"], 2);
+    // And a further session keeps them again.
+    run(SMALL, &merged, Shard::ALL);
+    let again: serde_json::Value =
+        serde_json::from_slice(&fs::read(merged.join("meta.json")).unwrap()).unwrap();
+    assert_eq!(again["merged_from"], meta["merged_from"]);
+}

@@ -482,12 +482,13 @@ impl DataError {
     }
 
     /// Whether the error is in a data file's contents and its message starts with the file's
-    /// name (and position), so a caller need not say where the file was named.
+    /// name (and position), so a caller need not say where the file was named. A file that
+    /// cannot be read is not: the fault is the name given for it (often a path relative to
+    /// another directory than the one meant), so the caller's place for it belongs in front.
     pub fn is_in_file(&self) -> bool {
         matches!(
             self,
-            DataError::Io { .. }
-                | DataError::EmptyCsv { .. }
+            DataError::EmptyCsv { .. }
                 | DataError::NoRows { .. }
                 | DataError::NoFeatures { .. }
                 | DataError::DuplicateColumn { .. }
@@ -845,6 +846,27 @@ fn builtin_source(spec: &DataSpec) -> Result<Source, DataError> {
         params,
     };
     let table = generate(&knobs, &mut stream(spec.seed, STREAM_GENERATE))?;
+    // Only the noise is unbounded above: too much of it overflows the f32 points, and every
+    // run would train on infinities and be recorded as diverged.
+    let finite = match &table.labels {
+        Labels::Values(y) => y.iter().all(|v| v.is_finite()),
+        Labels::Classes { .. } => true,
+    };
+    if !(finite && table.x.iter().all(|v| v.is_finite())) {
+        let noise = spec.noise.unwrap_or(0.0);
+        // `1e300` rather than its 301 digits.
+        let value = if noise >= 1e6 {
+            format!("{noise:e}")
+        } else {
+            noise.to_string()
+        };
+        return Err(DataError::BadKnob {
+            dataset: b.name.to_string(),
+            knob: "noise",
+            value,
+            expected: "a noise small enough that every generated value is a finite f32".into(),
+        });
+    }
     let class_names = match &table.labels {
         Labels::Classes { n_classes, .. } => Some((0..*n_classes).map(|c| c.to_string()).collect()),
         Labels::Values(_) => None,
