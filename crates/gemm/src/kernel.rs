@@ -226,30 +226,41 @@ pub(crate) unsafe fn tile_body<S: Simd, const MV: usize, const NR: usize, const 
         // later runs on the drifting machine could not separate it from the noise).
         let a_ahead = A_PREFETCH_STEPS as isize * t.a_ks;
         let b_ahead = if PACKED_B { 0 } else { t.b_ahead };
-        for _ in 0..t.kc {
-            for v in 0..MV {
-                S::prefetch(a.wrapping_offset(a_ahead).wrapping_add(v * S::LANES));
-            }
-            if b_ahead != 0 {
-                S::prefetch(b.wrapping_offset(b_ahead));
-            }
-            let mut av = [S::zero(); MV];
-            for (v, r) in av.iter_mut().enumerate() {
-                *r = S::load(a.add(v * S::LANES));
-            }
-            for j in 0..NR {
-                let bj = if PACKED_B {
-                    S::splat(*b.add(j))
-                } else {
-                    S::splat(*b.offset(b_off[j]))
-                };
-                for v in 0..MV {
-                    acc[j][v] = S::fma(av[v], bj, acc[j][v]);
+        // The k loop, written twice so the B prefetch is decided once per tile rather than
+        // tested at every step of k.
+        macro_rules! k_loop {
+            ($prefetch_b:expr) => {
+                for _ in 0..t.kc {
+                    for v in 0..MV {
+                        S::prefetch(a.wrapping_offset(a_ahead).wrapping_add(v * S::LANES));
+                    }
+                    if $prefetch_b {
+                        S::prefetch(b.wrapping_offset(b_ahead));
+                    }
+                    let mut av = [S::zero(); MV];
+                    for (v, r) in av.iter_mut().enumerate() {
+                        *r = S::load(a.add(v * S::LANES));
+                    }
+                    for j in 0..NR {
+                        let bj = if PACKED_B {
+                            S::splat(*b.add(j))
+                        } else {
+                            S::splat(*b.offset(b_off[j]))
+                        };
+                        for v in 0..MV {
+                            acc[j][v] = S::fma(av[v], bj, acc[j][v]);
+                        }
+                    }
+                    // Wrapping: after the last step these point one stride past the operand.
+                    a = a.wrapping_offset(t.a_ks);
+                    b = b.wrapping_offset(b_step);
                 }
-            }
-            // Wrapping: after the last step these point one stride past the operand.
-            a = a.wrapping_offset(t.a_ks);
-            b = b.wrapping_offset(b_step);
+            };
+        }
+        if b_ahead != 0 {
+            k_loop!(true);
+        } else {
+            k_loop!(false);
         }
 
         let alpha = S::splat(t.alpha);
