@@ -65,14 +65,7 @@ impl<T: Float> Targets<T> {
         match self {
             Targets::Classes { labels, n_classes } => {
                 loss.check_classes(outputs, *n_classes)?;
-                if let Some(row) = labels.iter().position(|&l| l >= *n_classes) {
-                    return Err(NnError::LabelOutOfRange {
-                        set: set.to_string(),
-                        row,
-                        label: labels[row],
-                        n_classes: *n_classes,
-                    });
-                }
+                check_labels(set, labels, *n_classes)?;
             }
             Targets::Values(m) => {
                 if m.cols() != outputs {
@@ -86,6 +79,19 @@ impl<T: Float> Targets<T> {
             }
         }
         Ok(())
+    }
+}
+
+/// The first label of `set` that is not below `n_classes`, as [`NnError::LabelOutOfRange`].
+fn check_labels(set: &str, labels: &[usize], n_classes: usize) -> Result<(), NnError> {
+    match labels.iter().position(|&l| l >= n_classes) {
+        Some(row) => Err(NnError::LabelOutOfRange {
+            set: set.to_string(),
+            row,
+            label: labels[row],
+            n_classes,
+        }),
+        None => Ok(()),
     }
 }
 
@@ -152,16 +158,7 @@ impl<T: Float> TrainData<T> {
                 });
             }
             match y {
-                Targets::Classes { labels, n_classes } => {
-                    if let Some(row) = labels.iter().position(|&l| l >= *n_classes) {
-                        return Err(NnError::LabelOutOfRange {
-                            set: set.to_string(),
-                            row,
-                            label: labels[row],
-                            n_classes: *n_classes,
-                        });
-                    }
-                }
+                Targets::Classes { labels, n_classes } => check_labels(set, labels, *n_classes)?,
                 Targets::Values(m) => check_finite(set, m.as_slice(), m.cols())?,
             }
         }
