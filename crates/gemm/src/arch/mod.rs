@@ -10,7 +10,7 @@ pub(crate) mod x86_64;
 /// around the shared [`tile_body`](crate::kernel::tile_body), and the FMA peak loop the
 /// probe times.
 macro_rules! isa_kernels {
-    ($kernel:ident, $isa:expr, #[$attr:meta], $( $t:ty => $simd:ty, $mv:literal x $nr:literal );+ $(;)?) => {
+    ($kernel:ident, $isa:expr, #[$attr:meta], $( $t:ty => $simd:ty, $mv:literal x $nr:literal [$($short:literal),*] );+ $(;)?) => {
         /// Microkernels of this ISA, one per element type.
         pub(crate) struct $kernel<T>(::core::marker::PhantomData<T>);
         $(
@@ -22,6 +22,18 @@ macro_rules! isa_kernels {
             unsafe fn tile<const PACKED_B: bool>(t: &$crate::kernel::Tile<$t>) {
                 #[$attr]
                 unsafe fn tile_isa<const P: bool>(t: &$crate::kernel::Tile<$t>) {
+                    // The ragged last panel of m runs a body only as many registers tall as
+                    // its rows need (`$short`, shortest first): a full-height body would spend
+                    // the padding rows' share of FMAs on zeros. Each element still sums the
+                    // same products in the same order, so the bits do not change.
+                    $(
+                    if t.m_eff <= $short * <$simd as $crate::kernel::Simd>::LANES {
+                        // SAFETY: compiled for the ISA, which the caller checked; the body
+                        // reads the first `$short · LANES ≥ m_eff` rows of each step of the A
+                        // panel, which the full-height contract already makes readable.
+                        return unsafe { $crate::kernel::tile_body::<$simd, $short, $nr, P>(t) };
+                    }
+                    )*
                     // SAFETY: this function is compiled for the ISA, which the caller checked;
                     // the tile contract is forwarded unchanged.
                     unsafe { $crate::kernel::tile_body::<$simd, $mv, $nr, P>(t) }

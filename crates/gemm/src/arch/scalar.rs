@@ -75,5 +75,5 @@ macro_rules! scalar_simd {
 scalar_simd!(F32x1, f32);
 scalar_simd!(F64x1, f64);
 
-super::isa_kernels!(ScalarKernel, Isa::Scalar, #[inline], f32 => F32x1, 4 x 4; f64 => F64x1, 4 x 4);
+super::isa_kernels!(ScalarKernel, Isa::Scalar, #[inline], f32 => F32x1, 4 x 4 [1, 2, 3]; f64 => F64x1, 4 x 4 [1, 2, 3]);
 super::isa_dot_kernels!(ScalarDot, Isa::Scalar, #[inline], f32 => F32x1, 4; f64 => F64x1, 4);

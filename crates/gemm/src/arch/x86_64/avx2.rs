@@ -112,8 +112,8 @@ unsafe fn store_partial_pd(p: *mut f64, v: __m256d, n: usize) {
     unsafe { _mm256_maskstore_pd(p, mask_pd(n), v) }
 }
 
-super::super::isa_kernels!(Avx2Kernel, Isa::Avx2, #[target_feature(enable = "avx2,fma")], f32 => F32x8, 2 x 6; f64 => F64x4, 2 x 6);
+super::super::isa_kernels!(Avx2Kernel, Isa::Avx2, #[target_feature(enable = "avx2,fma")], f32 => F32x8, 2 x 6 [1]; f64 => F64x4, 2 x 6 [1]);
 // One register tall, for products whose m fits in it.
-super::super::isa_kernels!(Avx2Narrow, Isa::Avx2, #[target_feature(enable = "avx2,fma")], f32 => F32x8, 1 x 12; f64 => F64x4, 1 x 12);
+super::super::isa_kernels!(Avx2Narrow, Isa::Avx2, #[target_feature(enable = "avx2,fma")], f32 => F32x8, 1 x 12 []; f64 => F64x4, 1 x 12 []);
 // Two rows against up to four columns: 8 accumulators leave room for the 6 loads in 16 registers.
 super::super::isa_dot_kernels!(Avx2Dot, Isa::Avx2, #[target_feature(enable = "avx2,fma")], f32 => F32x8, 2; f64 => F64x4, 2);

@@ -160,11 +160,11 @@ unsafe fn store_partial_pd(p: *mut f64, v: __m512d, n: usize) {
 
 // Four registers tall by six broadcasts: per step of k, 4 loads and 6 broadcasts feed 24 FMAs
 // (the 2 × 12 tile needs 14), which measured a few percent faster on large products here.
-super::super::isa_kernels!(Avx512Kernel, Isa::Avx512, #[target_feature(enable = "avx512f,fma")], f32 => F32x16, 4 x 6; f64 => F64x8, 4 x 6);
+super::super::isa_kernels!(Avx512Kernel, Isa::Avx512, #[target_feature(enable = "avx512f,fma")], f32 => F32x16, 4 x 6 [1, 2, 3]; f64 => F64x8, 4 x 6 [1, 2, 3]);
 // Two registers tall: for products whose m fits in it, where the four-register tile would
 // multiply mostly padding.
-super::super::isa_kernels!(Avx512Mid, Isa::Avx512, #[target_feature(enable = "avx512f,fma")], f32 => F32x16, 2 x 12; f64 => F64x8, 2 x 12);
+super::super::isa_kernels!(Avx512Mid, Isa::Avx512, #[target_feature(enable = "avx512f,fma")], f32 => F32x16, 2 x 12 [1]; f64 => F64x8, 2 x 12 [1]);
 // One register tall: for products whose m fits in it (an MLP's output layer, tiny squares).
-super::super::isa_kernels!(Avx512Narrow, Isa::Avx512, #[target_feature(enable = "avx512f,fma")], f32 => F32x16, 1 x 24; f64 => F64x8, 1 x 24);
+super::super::isa_kernels!(Avx512Narrow, Isa::Avx512, #[target_feature(enable = "avx512f,fma")], f32 => F32x16, 1 x 24 []; f64 => F64x8, 1 x 24 []);
 // Four rows against up to four columns: 16 accumulators, 8 loads in flight.
 super::super::isa_dot_kernels!(Avx512Dot, Isa::Avx512, #[target_feature(enable = "avx512f,fma")], f32 => F32x16, 4; f64 => F64x8, 4);
