@@ -508,16 +508,21 @@ impl FromStr for Isa {
     type Err = GemmError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "scalar" => Ok(Isa::Scalar),
-            "avx2" => Ok(Isa::Avx2),
-            "avx512" => Ok(Isa::Avx512),
-            _ => Err(GemmError::UnsupportedIsa {
-                value: s.to_string(),
-                origin: "an ISA name",
-                reason: "unknown ISA; valid values are scalar, avx2, avx512".to_string(),
-            }),
-        }
+        parse_isa(s, "an ISA name")
+    }
+}
+
+/// `s` as an ISA name; an unknown one is an error naming `origin` as the one who asked.
+fn parse_isa(s: &str, origin: &'static str) -> Result<Isa, GemmError> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "scalar" => Ok(Isa::Scalar),
+        "avx2" => Ok(Isa::Avx2),
+        "avx512" => Ok(Isa::Avx512),
+        _ => Err(GemmError::UnsupportedIsa {
+            value: s.to_string(),
+            origin,
+            reason: "unknown ISA; valid values are scalar, avx2, avx512".to_string(),
+        }),
     }
 }
 
@@ -536,14 +541,7 @@ fn resolve_isa(forced: Option<&str>) -> Result<Isa, GemmError> {
     match forced.map(str::trim) {
         None | Some("") => Ok(available_isas()[0]),
         Some(value) => {
-            let isa: Isa = value.parse().map_err(|e| match e {
-                GemmError::UnsupportedIsa { value, reason, .. } => GemmError::UnsupportedIsa {
-                    value,
-                    origin: ISA_ENV,
-                    reason,
-                },
-                other => other,
-            })?;
+            let isa = parse_isa(value, ISA_ENV)?;
             if isa.is_supported() {
                 Ok(isa)
             } else {

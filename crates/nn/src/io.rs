@@ -319,10 +319,12 @@ fn is_expected(name: &str, layers: usize, bias: bool) -> bool {
     let Some((index, kind)) = name.split_once('.') else {
         return false;
     };
-    let canonical = !index.is_empty()
-        && index.bytes().all(|b| b.is_ascii_digit())
-        && (index == "0" || !index.starts_with('0'));
-    let Some(module) = index.parse::<usize>().ok().filter(|_| canonical) else {
+    // Only the spelling `weight_name` gives reads back: "+2", "02" parse but are not it.
+    let Some(module) = index
+        .parse::<usize>()
+        .ok()
+        .filter(|m| m.to_string() == index)
+    else {
         return false;
     };
     module % 2 == 0 && module / 2 < layers && (kind == "weight" || (bias && kind == "bias"))
