@@ -378,6 +378,52 @@ fn rows_contiguous_b_across_one_to_four_panels() {
     every_isa_and_type!(rows_contiguous_b_in_place);
 }
 
+/// Moves A within a larger buffer so its first element starts on a cache line.
+fn align_a<T: Real>(a: &mut Buffer<T>) {
+    let mut data = vec![T::from_f64(f64::NAN); a.data.len() + 16];
+    let shift = (0..16)
+        .find(|&s| (data.as_ptr().wrapping_add(s + a.at.offset) as usize).is_multiple_of(64))
+        .expect("an element-aligned buffer reaches a line within 16 elements");
+    data[shift..shift + a.data.len()].copy_from_slice(&a.data);
+    a.at.offset += shift;
+    a.at.len += shift;
+    a.data = data;
+}
+
+fn a_already_a_panel<T: Real>(isa: Isa) {
+    let mut rng = rng(0x5a1e);
+    // A column-major with exactly MR rows, starting on a cache line: its steps of k lie where
+    // a packed panel would put them, so the kernel reads it in place whatever n is. Each tile
+    // height the ISA has, n far past the panel limit of ordinary in-place A, k past a block.
+    let elem = std::mem::size_of::<T>();
+    let (kc, _, _) = blocks(isa, elem);
+    for (mr, nr) in tiles(isa, elem) {
+        for n in [17 * nr + 1, 40 * nr] {
+            for k in [33, kc + 3] {
+                let spec = Spec {
+                    beta: SCALARS[(n + k) % 3],
+                    alpha: -1.25,
+                    c: Layout::COL,
+                    a: Operand::plain(Layout::COL),
+                    b: Operand::random(&mut rng),
+                    ..Spec::dense(mr, k, n)
+                };
+                let got = check_with::<T>(isa, Parallelism::Auto, &spec, &mut rng, |a, _, _| {
+                    align_a(a)
+                });
+                if let Err(e) = got {
+                    panic!("{e}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn an_aligned_a_with_the_panel_layout_is_read_in_place() {
+    every_isa_and_type!(a_already_a_panel);
+}
+
 fn thin<T: Real>(isa: Isa) {
     let mut rng = rng(0x5a18);
     let (kc, _, _) = blocks(isa, std::mem::size_of::<T>());
