@@ -26,6 +26,7 @@
 #![warn(missing_docs)]
 
 mod activation;
+mod aligned;
 mod error;
 mod fastmath;
 mod float;

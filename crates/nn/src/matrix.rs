@@ -2,10 +2,12 @@
 
 use depthlab_gemm::{MatMut, MatRef};
 
+use crate::aligned::AlignedVec;
 use crate::error::NnError;
 use crate::float::Float;
 
 /// A dense row-major `rows × cols` matrix: row `i` is one sample, column `j` one feature.
+/// Its elements start on a cache line, where depthlab-gemm reads and writes them fastest.
 ///
 /// ```
 /// use depthlab_nn::Matrix;
@@ -18,11 +20,12 @@ use crate::float::Float;
 pub struct Matrix<T = f32> {
     rows: usize,
     cols: usize,
-    data: Vec<T>,
+    data: AlignedVec<T>,
 }
 
 impl<T: Float> Matrix<T> {
-    /// Wraps a row-major buffer.
+    /// Wraps a row-major buffer (its values move up onto a cache line, within the same
+    /// allocation when it has room for the few elements that takes).
     ///
     /// # Errors
     /// [`NnError::DataLength`] when `data.len() != rows · cols`.
@@ -34,7 +37,11 @@ impl<T: Float> Matrix<T> {
                 len: data.len(),
             });
         }
-        Ok(Self { rows, cols, data })
+        Ok(Self {
+            rows,
+            cols,
+            data: AlignedVec::from_vec(data),
+        })
     }
 
     /// A `rows × cols` matrix of zeros.
@@ -46,7 +53,7 @@ impl<T: Float> Matrix<T> {
         Self {
             rows,
             cols,
-            data: vec![T::ZERO; element_count(rows, cols)],
+            data: AlignedVec::filled(element_count(rows, cols), T::ZERO),
         }
     }
 
@@ -55,7 +62,7 @@ impl<T: Float> Matrix<T> {
     /// # Panics
     /// As [`Matrix::zeros`].
     pub fn from_fn(rows: usize, cols: usize, mut f: impl FnMut(usize, usize) -> T) -> Self {
-        let mut data = Vec::with_capacity(element_count(rows, cols));
+        let mut data = AlignedVec::with_capacity(element_count(rows, cols), T::ZERO);
         for i in 0..rows {
             for j in 0..cols {
                 data.push(f(i, j));
@@ -81,17 +88,17 @@ impl<T: Float> Matrix<T> {
 
     /// The row-major elements.
     pub fn as_slice(&self) -> &[T] {
-        &self.data
+        self.data.as_slice()
     }
 
     /// The row-major elements, mutable.
     pub fn as_mut_slice(&mut self) -> &mut [T] {
-        &mut self.data
+        self.data.as_mut_slice()
     }
 
     /// The row-major buffer, by value.
     pub fn into_vec(self) -> Vec<T> {
-        self.data
+        self.data.into_vec()
     }
 
     /// Row `i`.
@@ -99,7 +106,7 @@ impl<T: Float> Matrix<T> {
     /// # Panics
     /// When `i >= rows()`, like slice indexing.
     pub fn row(&self, i: usize) -> &[T] {
-        &self.data[i * self.cols..(i + 1) * self.cols]
+        &self.as_slice()[i * self.cols..(i + 1) * self.cols]
     }
 
     /// Row `i`, mutable.
@@ -107,24 +114,25 @@ impl<T: Float> Matrix<T> {
     /// # Panics
     /// When `i >= rows()`.
     pub fn row_mut(&mut self, i: usize) -> &mut [T] {
-        &mut self.data[i * self.cols..(i + 1) * self.cols]
+        let cols = self.cols;
+        &mut self.as_mut_slice()[i * cols..(i + 1) * cols]
     }
 
     /// Element `(i, j)`, or `None` outside the shape.
     pub fn get(&self, i: usize, j: usize) -> Option<T> {
-        (i < self.rows && j < self.cols).then(|| self.data[i * self.cols + j])
+        (i < self.rows && j < self.cols).then(|| self.as_slice()[i * self.cols + j])
     }
 
     /// A read-only depthlab-gemm view (row stride `cols`, column stride 1).
     pub fn view(&self) -> MatRef<'_, T> {
         // The buffer always holds exactly rows·cols elements, so the view is in bounds.
-        MatRef::row_major(&self.data, self.rows, self.cols)
+        MatRef::row_major(self.data.as_slice(), self.rows, self.cols)
             .expect("Matrix invariant: data.len() == rows * cols")
     }
 
     /// A mutable depthlab-gemm view.
     pub fn view_mut(&mut self) -> MatMut<'_, T> {
-        MatMut::row_major(&mut self.data, self.rows, self.cols)
+        MatMut::row_major(self.data.as_mut_slice(), self.rows, self.cols)
             .expect("Matrix invariant: data.len() == rows * cols")
     }
 
@@ -133,7 +141,13 @@ impl<T: Float> Matrix<T> {
         Matrix {
             rows: self.rows,
             cols: self.cols,
-            data: self.data.iter().map(|v| U::from_f64(v.to_f64())).collect(),
+            data: {
+                let mut data = AlignedVec::with_capacity(self.data.len(), U::ZERO);
+                for v in self.as_slice() {
+                    data.push(U::from_f64(v.to_f64()));
+                }
+                data
+            },
         }
     }
 
@@ -149,7 +163,7 @@ impl<T: Float> Matrix<T> {
     /// [`Matrix::with_row_capacity`] that reports a size beyond `isize::MAX` bytes, or one the
     /// allocator refuses, as `None` instead of panicking or aborting.
     pub(crate) fn try_with_row_capacity(max_rows: usize, cols: usize) -> Option<Self> {
-        let data = try_filled(max_rows.checked_mul(cols)?, T::ZERO)?;
+        let data = AlignedVec::try_filled(max_rows.checked_mul(cols)?, T::ZERO)?;
         Some(Self {
             rows: max_rows,
             cols,
