@@ -693,8 +693,18 @@ fn pads_less<Short: MicroKernel<T>, Tall: MicroKernel<T>, T>(m: usize) -> bool {
 }
 
 macro_rules! dispatch {
-    ($t:ty) => {
+    ($t:ty, $wide:ident, $half:ident, $one:ident) => {
         impl crate::kernel::Sealed for $t {
+            fn row_sums_on(isa: Isa, x: &[$t], n: usize, sums: &mut [$t]) {
+                #[cfg(not(target_arch = "x86_64"))]
+                use crate::arch::scalar::{$one as $wide, $one as $half};
+                #[cfg(target_arch = "x86_64")]
+                use crate::arch::x86_64::{avx2::$half, avx512::$wide};
+                crate::reduce::row_sums_with::<$t, $wide, $half, crate::arch::scalar::$one>(
+                    isa, x, n, sums,
+                );
+            }
+
             unsafe fn run_on(isa: Isa, p: &Problem<$t>, threads: usize) {
                 use crate::arch::scalar::{ScalarDot, ScalarKernel};
                 match isa {
@@ -743,8 +753,8 @@ macro_rules! dispatch {
         }
     };
 }
-dispatch!(f32);
-dispatch!(f64);
+dispatch!(f32, F32x16, F32x8, F32x1);
+dispatch!(f64, F64x8, F64x4, F64x1);
 
 #[cfg(test)]
 mod tests {

@@ -23,6 +23,10 @@ pub trait Sealed: Sized {
     /// As [`crate::driver::run`].
     #[doc(hidden)]
     unsafe fn run_on(isa: Isa, p: &crate::driver::Problem<Self>, threads: usize);
+    /// Row sums of a dense row-major `sums.len() × n` block with the kernel of `isa` (which
+    /// the caller checked this CPU runs); `x` holds exactly that block.
+    #[doc(hidden)]
+    fn row_sums_on(isa: Isa, x: &[Self], n: usize, sums: &mut [Self]);
 }
 
 /// One tile's worth of pointers and sizes, handed from the driver to a microkernel.
@@ -109,6 +113,11 @@ pub(crate) trait Simd {
     unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     /// `a·b`.
     unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
+    /// `a + b`.
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    /// The sum of one register's lanes folded in halves: lane `i` plus lane `i + LANES/2`,
+    /// then the same on the half, down to one lane (the order [`crate::row_sums`] promises).
+    unsafe fn fold_halves(v: Self::V) -> Self::E;
     /// Scalar `a·b + c` rounded exactly as one lane of [`Simd::fma`].
     fn fma_scalar(a: Self::E, b: Self::E, c: Self::E) -> Self::E;
     /// Scalar `a·b`.

@@ -37,6 +37,7 @@ mod error;
 mod kernel;
 mod pack;
 pub mod probe;
+mod reduce;
 mod view;
 
 pub use driver::{MIN_PARALLEL_MACS, last_isa_used, with_parallelism};
@@ -105,6 +106,57 @@ pub fn gemm<T: Element>(
     c: MatMut<'_, T>,
 ) -> Result<(), GemmError> {
     gemm_with(Parallelism::Auto, alpha, a, b, beta, c)
+}
+
+/// `sums[i] ← Σ_j x(i, j)`, every row summed in one fixed order: lane `l` of 16 adds the row's
+/// elements `l, l + 16, l + 32, ...` in turn, the 16 lanes fold in halves (`l + 8`, `l + 4`,
+/// `l + 2`, `l + 1`), then the last `cols mod 16` elements are added one by one. The bits
+/// depend on the values and the row length alone: not on the ISA, the strides or the thread.
+/// A dense row-major `x` is summed with the vector unit of [`active_isa`] (the portable path
+/// when `DEPTHLAB_GEMM_ISA` is unusable: the results are the same).
+///
+/// # Errors
+/// [`GemmError::ShapeMismatch`] when `sums` does not hold one value per row of `x`: the sums
+/// are the product `x · 1` of `x` (A) with a column of ones (B), and `sums` is C.
+pub fn row_sums<T: Element>(x: MatRef<'_, T>, sums: &mut [T]) -> Result<(), GemmError> {
+    sum_rows(active_isa().unwrap_or(Isa::Scalar), x, sums)
+}
+
+/// [`row_sums`] on a given instruction set, for tests that compare paths in one process.
+///
+/// # Errors
+/// As [`row_sums`]; [`GemmError::UnsupportedIsa`] when this CPU cannot run `isa`.
+pub fn row_sums_on<T: Element>(
+    isa: Isa,
+    x: MatRef<'_, T>,
+    sums: &mut [T],
+) -> Result<(), GemmError> {
+    if !isa.is_supported() {
+        return Err(GemmError::UnsupportedIsa {
+            value: isa.name().to_string(),
+            origin: "row_sums_on",
+            reason: format!("this CPU does not support {isa}"),
+        });
+    }
+    sum_rows(isa, x, sums)
+}
+
+/// [`row_sums`] on `isa`, which this CPU supports.
+fn sum_rows<T: Element>(isa: Isa, x: MatRef<'_, T>, sums: &mut [T]) -> Result<(), GemmError> {
+    let (rows, cols) = (x.rows(), x.cols());
+    if sums.len() != rows {
+        return Err(GemmError::ShapeMismatch {
+            operand: Operand::C,
+            a: (rows, cols),
+            b: (cols, 1),
+            c: (sums.len(), 1),
+        });
+    }
+    match x.dense_rows() {
+        Some(dense) => T::row_sums_on(isa, dense, cols, sums),
+        None => reduce::row_sums_strided(x, sums),
+    }
+    Ok(())
 }
 
 /// [`gemm`] with an explicit threading policy.

@@ -54,6 +54,14 @@ macro_rules! scalar_simd {
                 a * b
             }
             #[inline(always)]
+            unsafe fn add(a: $t, b: $t) -> $t {
+                a + b
+            }
+            #[inline(always)]
+            unsafe fn fold_halves(v: $t) -> $t {
+                v
+            }
+            #[inline(always)]
             fn fma_scalar(a: $t, b: $t, c: $t) -> $t {
                 a * b + c
             }

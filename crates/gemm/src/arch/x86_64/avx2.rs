@@ -21,8 +21,10 @@ super::x86_simd!(
     _mm256_storeu_ps,
     _mm256_fmadd_ps,
     _mm256_mul_ps,
+    _mm256_add_ps,
     load_partial_ps,
     store_partial_ps,
+    fold = fold_halves_ps,
     hsum4 = hsum4_ps
 );
 super::x86_simd!(
@@ -36,9 +38,33 @@ super::x86_simd!(
     _mm256_storeu_pd,
     _mm256_fmadd_pd,
     _mm256_mul_pd,
+    _mm256_add_pd,
     load_partial_pd,
-    store_partial_pd
+    store_partial_pd,
+    fold = fold_halves_pd
 );
+
+/// Lane `i` plus lane `i + 4`, then `i + 2`, `i + 1`: the fold order of
+/// [`crate::row_sums`], through register halves.
+#[inline(always)]
+unsafe fn fold_halves_ps(v: __m256) -> f32 {
+    // SAFETY: register-only AVX and SSE operations.
+    unsafe {
+        let h4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
+        _mm_cvtss_f32(_mm_add_ss(h2, _mm_shuffle_ps::<1>(h2, h2)))
+    }
+}
+
+/// Lane `i` plus lane `i + 2`, then `i + 1`, through register halves.
+#[inline(always)]
+unsafe fn fold_halves_pd(v: __m256d) -> f64 {
+    // SAFETY: register-only AVX and SSE2 operations.
+    unsafe {
+        let h2 = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
+        _mm_cvtsd_f64(_mm_add_sd(h2, _mm_unpackhi_pd(h2, h2)))
+    }
+}
 
 /// Four registers' lane sums through one shuffle tree (interleave pairs, add, fold halves).
 #[inline(always)]

@@ -7,7 +7,7 @@ pub(crate) mod vector_isa;
 
 /// Implements [`Simd`](crate::kernel::Simd) for one register type from its intrinsics.
 macro_rules! x86_simd {
-    ($name:ident, $t:ty, $v:ty, $lanes:literal, $zero:ident, $set1:ident, $load:ident, $store:ident, $fma:ident, $mul:ident, $loadp:ident, $storep:ident $(, hsum4 = $hsum4:ident)? $(, transpose = $transpose:ident)?) => {
+    ($name:ident, $t:ty, $v:ty, $lanes:literal, $zero:ident, $set1:ident, $load:ident, $store:ident, $fma:ident, $mul:ident, $add:ident, $loadp:ident, $storep:ident, fold = $fold:ident $(, hsum4 = $hsum4:ident)? $(, transpose = $transpose:ident)?) => {
         impl $crate::kernel::Simd for $name {
             type E = $t;
             type V = $v;
@@ -58,6 +58,16 @@ macro_rules! x86_simd {
             unsafe fn mul(a: $v, b: $v) -> $v {
                 // SAFETY: only reached from functions compiled with this ISA's features.
                 unsafe { $mul(a, b) }
+            }
+            #[inline(always)]
+            unsafe fn add(a: $v, b: $v) -> $v {
+                // SAFETY: only reached from functions compiled with this ISA's features.
+                unsafe { $add(a, b) }
+            }
+            #[inline(always)]
+            unsafe fn fold_halves(v: $v) -> $t {
+                // SAFETY: only reached from functions compiled with this ISA's features.
+                unsafe { $fold(v) }
             }
             #[inline(always)]
             fn fma_scalar(a: $t, b: $t, c: $t) -> $t {
