@@ -299,40 +299,14 @@ pub(crate) fn column_sums<T: Float>(d: &[T], db: &mut [T]) {
     }
 }
 
-/// `db[i] ← Σ row i` of a feature-major `d` (rows of `n` values).
+/// `db[i] ← Σ row i` of a feature-major `d` (`db.len()` rows of `n` values), summed by
+/// depthlab-gemm in its fixed order (16 lanes folded in halves, then the tail): the compiler
+/// turns the same loop written here into two-lane adds, about 5× slower.
 fn row_sums<T: Float>(d: &[T], db: &mut [T], n: usize) {
-    for (row, acc) in d.chunks_exact(n).zip(db) {
-        *acc = row_sum(row);
-    }
-}
-
-/// The sum of `r` in a fixed order: 16 running sums over every 16th value (so the loop
-/// vectorises instead of waiting on one chain of adds), folded in halves (8 + 8, 4 + 4, ...:
-/// four dependent adds, not sixteen), then the tail. The order depends on the length alone,
-/// never on threads.
-#[inline(always)]
-fn row_sum<T: Float>(r: &[T]) -> T {
-    let mut lanes = [T::ZERO; 16];
-    let chunks = r.chunks_exact(16);
-    let tail = chunks.remainder();
-    for c in chunks {
-        for (acc, &v) in lanes.iter_mut().zip(c) {
-            *acc += v;
-        }
-    }
-    let mut width = lanes.len();
-    while width > 1 {
-        width /= 2;
-        let (low, high) = lanes.split_at_mut(width);
-        for (lo, &hi) in low.iter_mut().zip(&high[..width]) {
-            *lo += hi;
-        }
-    }
-    let mut sum = lanes[0];
-    for &v in tail {
-        sum += v;
-    }
-    sum
+    let rows = db.len();
+    let view = MatRef::row_major(&d[..rows * n], rows, n)
+        .expect("a feature-major buffer holds out × rows values");
+    depthlab_gemm::row_sums(view, db).expect("one bias gradient per feature row");
 }
 
 /// One pass over the product `pre` (batch × n): adds the bias and applies the activation.
@@ -613,12 +587,10 @@ fn rows_backward<T: Float>(
 ) {
     match db {
         Some(db) if features_major => {
-            for ((dr, sr), acc) in delta.chunks_exact_mut(n).zip(src.chunks_exact(n)).zip(db) {
-                for (d, &s) in dr.iter_mut().zip(sr) {
-                    *d = f(*d, s);
-                }
-                *acc = row_sum(dr);
+            for (d, &s) in delta.iter_mut().zip(src) {
+                *d = f(*d, s);
             }
+            row_sums(delta, db, n);
         }
         Some(db) => {
             db.fill(T::ZERO);
