@@ -108,10 +108,12 @@ pub fn gemm<T: Element>(
     gemm_with(Parallelism::Auto, alpha, a, b, beta, c)
 }
 
-/// `sums[i] ← Σ_j x(i, j)`, every row summed in one fixed order: lane `l` of 16 adds the row's
-/// elements `l, l + 16, l + 32, ...` in turn, the 16 lanes fold in halves (`l + 8`, `l + 4`,
-/// `l + 2`, `l + 1`), then the last `cols mod 16` elements are added one by one. The bits
-/// depend on the values and the row length alone: not on the ISA, the strides or the thread.
+/// `sums[i] ← Σ_j x(i, j)`: the row sums of `x`, each in one fixed order on every ISA.
+///
+/// The order: lane `l` of 16 adds the row's elements `l, l + 16, l + 32, ...` in turn, the 16
+/// lanes fold in halves (`l + 8`, `l + 4`, `l + 2`, `l + 1`), then the last `cols mod 16`
+/// elements are added one by one. The bits depend on the values and the row length alone:
+/// not on the ISA, the strides or the thread.
 /// A dense row-major `x` is summed with the vector unit of [`active_isa`] (the portable path
 /// when `DEPTHLAB_GEMM_ISA` is unusable: the results are the same).
 ///
