@@ -133,14 +133,20 @@ pub fn row_sums_on<T: Element>(
     x: MatRef<'_, T>,
     sums: &mut [T],
 ) -> Result<(), GemmError> {
-    if !isa.is_supported() {
-        return Err(GemmError::UnsupportedIsa {
-            value: isa.name().to_string(),
-            origin: "row_sums_on",
-            reason: format!("this CPU does not support {isa}"),
-        });
-    }
+    require_supported(isa, "row_sums_on")?;
     sum_rows(isa, x, sums)
+}
+
+/// `Ok` when this CPU runs `isa`, else the error naming the function (`origin`) that asked.
+fn require_supported(isa: Isa, origin: &'static str) -> Result<(), GemmError> {
+    if isa.is_supported() {
+        return Ok(());
+    }
+    Err(GemmError::UnsupportedIsa {
+        value: isa.name().to_string(),
+        origin,
+        reason: format!("this CPU does not support {isa}"),
+    })
 }
 
 /// [`row_sums`] on `isa`, which this CPU supports.
@@ -192,13 +198,7 @@ pub fn gemm_on<T: Element>(
     beta: T,
     mut c: MatMut<'_, T>,
 ) -> Result<(), GemmError> {
-    if !isa.is_supported() {
-        return Err(GemmError::UnsupportedIsa {
-            value: isa.name().to_string(),
-            origin: "gemm_on",
-            reason: format!("this CPU does not support {isa}"),
-        });
-    }
+    require_supported(isa, "gemm_on")?;
     GemmError::check_shapes(
         (a.rows(), a.cols()),
         (b.rows(), b.cols()),
