@@ -47,7 +47,7 @@ super::x86_simd!(
 /// Lane `i` plus lane `i + 4`, then `i + 2`, `i + 1`: the fold order of
 /// [`crate::row_sums`], through register halves.
 #[inline(always)]
-unsafe fn fold_halves_ps(v: __m256) -> f32 {
+pub(super) unsafe fn fold_halves_ps(v: __m256) -> f32 {
     // SAFETY: register-only AVX and SSE operations.
     unsafe {
         let h4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
@@ -58,7 +58,7 @@ unsafe fn fold_halves_ps(v: __m256) -> f32 {
 
 /// Lane `i` plus lane `i + 2`, then `i + 1`, through register halves.
 #[inline(always)]
-unsafe fn fold_halves_pd(v: __m256d) -> f64 {
+pub(super) unsafe fn fold_halves_pd(v: __m256d) -> f64 {
     // SAFETY: register-only AVX and SSE2 operations.
     unsafe {
         let h2 = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));

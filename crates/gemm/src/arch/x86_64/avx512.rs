@@ -47,27 +47,24 @@ super::x86_simd!(
 );
 
 /// Lane `i` plus lane `i + 8`, then `i + 4`, `i + 2`, `i + 1`: the fold order of
-/// [`crate::row_sums`], through register halves.
+/// [`crate::row_sums`]. The first halving here, the rest as on AVX2.
 #[inline(always)]
 unsafe fn fold_halves_ps(v: __m512) -> f32 {
-    // SAFETY: register-only AVX-512F and SSE operations.
+    // SAFETY: register-only AVX-512F operations, then the AVX2 fold (AVX-512F implies AVX2).
     unsafe {
         let high = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)));
-        let h8 = _mm256_add_ps(_mm512_castps512_ps256(v), high);
-        let h4 = _mm_add_ps(_mm256_castps256_ps128(h8), _mm256_extractf128_ps::<1>(h8));
-        let h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
-        _mm_cvtss_f32(_mm_add_ss(h2, _mm_shuffle_ps::<1>(h2, h2)))
+        super::avx2::fold_halves_ps(_mm256_add_ps(_mm512_castps512_ps256(v), high))
     }
 }
 
-/// Lane `i` plus lane `i + 4`, then `i + 2`, `i + 1`, through register halves.
+/// Lane `i` plus lane `i + 4`, then `i + 2`, `i + 1`: the first halving here, the rest as on
+/// AVX2.
 #[inline(always)]
 unsafe fn fold_halves_pd(v: __m512d) -> f64 {
-    // SAFETY: register-only AVX-512F and SSE2 operations.
+    // SAFETY: register-only AVX-512F operations, then the AVX2 fold (AVX-512F implies AVX2).
     unsafe {
-        let h4 = _mm256_add_pd(_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd::<1>(v));
-        let h2 = _mm_add_pd(_mm256_castpd256_pd128(h4), _mm256_extractf128_pd::<1>(h4));
-        _mm_cvtsd_f64(_mm_add_sd(h2, _mm_unpackhi_pd(h2, h2)))
+        let high = _mm512_extractf64x4_pd::<1>(v);
+        super::avx2::fold_halves_pd(_mm256_add_pd(_mm512_castpd512_pd256(v), high))
     }
 }
 
