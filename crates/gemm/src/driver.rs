@@ -695,13 +695,13 @@ fn pads_less<Short: MicroKernel<T>, Tall: MicroKernel<T>, T>(m: usize) -> bool {
 macro_rules! dispatch {
     ($t:ty, $wide:ident, $half:ident, $one:ident) => {
         impl crate::kernel::Sealed for $t {
-            fn row_sums_on(isa: Isa, x: &[$t], n: usize, sums: &mut [$t]) {
+            fn row_sums_on(isa: Isa, x: crate::MatRef<'_, $t>, sums: &mut [$t]) {
                 #[cfg(not(target_arch = "x86_64"))]
                 use crate::arch::scalar::{$one as $wide, $one as $half};
                 #[cfg(target_arch = "x86_64")]
                 use crate::arch::x86_64::{avx2::$half, avx512::$wide};
                 crate::reduce::row_sums_with::<$t, $wide, $half, crate::arch::scalar::$one>(
-                    isa, x, n, sums,
+                    isa, x, sums,
                 );
             }
 

@@ -23,10 +23,10 @@ pub trait Sealed: Sized {
     /// As [`crate::driver::run`].
     #[doc(hidden)]
     unsafe fn run_on(isa: Isa, p: &crate::driver::Problem<Self>, threads: usize);
-    /// Row sums of a dense row-major `sums.len() × n` block with the kernel of `isa` (which
-    /// the caller checked this CPU runs); `x` holds exactly that block.
+    /// The row sums of `x` into `sums` (one slot per row) with the registers of `isa`, which
+    /// the caller checked this CPU runs.
     #[doc(hidden)]
-    fn row_sums_on(isa: Isa, x: &[Self], n: usize, sums: &mut [Self]);
+    fn row_sums_on(isa: Isa, x: crate::MatRef<'_, Self>, sums: &mut [Self]);
 }
 
 /// One tile's worth of pointers and sizes, handed from the driver to a microkernel.

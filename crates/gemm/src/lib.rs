@@ -114,8 +114,9 @@ pub fn gemm<T: Element>(
 /// lanes fold in halves (`l + 8`, `l + 4`, `l + 2`, `l + 1`), then the last `cols mod 16`
 /// elements are added one by one. The bits depend on the values and the row length alone:
 /// not on the ISA, the strides or the thread.
-/// A dense row-major `x` is summed with the vector unit of [`active_isa`] (the portable path
-/// when `DEPTHLAB_GEMM_ISA` is unusable: the results are the same).
+/// Rows with unit column stride are summed with the vector unit of [`active_isa`] (the
+/// portable path for other strides, or when `DEPTHLAB_GEMM_ISA` is unusable: the results are
+/// the same).
 ///
 /// # Errors
 /// [`GemmError::ShapeMismatch`] when `sums` does not hold one value per row of `x`: the sums
@@ -160,10 +161,7 @@ fn sum_rows<T: Element>(isa: Isa, x: MatRef<'_, T>, sums: &mut [T]) -> Result<()
             c: (sums.len(), 1),
         });
     }
-    match x.dense_rows() {
-        Some(dense) => T::row_sums_on(isa, dense, cols, sums),
-        None => reduce::row_sums_strided(x, sums),
-    }
+    T::row_sums_on(isa, x, sums);
     Ok(())
 }
 

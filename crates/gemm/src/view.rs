@@ -198,16 +198,6 @@ impl<'a, T: Element> MatRef<'a, T> {
     pub(crate) fn origin(&self) -> *const T {
         self.data.as_ptr().wrapping_add(self.offset)
     }
-
-    /// The elements as one dense row-major run (`rows · cols` values), when they are laid out
-    /// so: unit column stride and rows back to back.
-    pub(crate) fn dense_rows(&self) -> Option<&'a [T]> {
-        let len = self.rows * self.cols;
-        let dense = len == 0
-            || (self.col_stride == 1 || self.cols == 1)
-                && (self.row_stride == self.cols as isize || self.rows == 1);
-        dense.then(|| &self.data[self.offset.min(self.data.len())..][..len])
-    }
 }
 
 /// A mutable strided view of a matrix whose elements never alias each other.
