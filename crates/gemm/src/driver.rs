@@ -675,7 +675,7 @@ unsafe fn pick<
         let p = &orient(p, Narrow::MR, Wide::MR);
         if p.m <= Narrow::MR {
             gemm_loops::<T, Narrow>(p, threads)
-        } else if p.m <= Mid::MR || pads_less::<Mid, Wide, T>(p.m) {
+        } else if p.m <= Mid::MR || mid_pays::<Mid, Wide, T>(p) {
             gemm_loops::<T, Mid>(p, threads)
         } else {
             gemm_loops::<T, Wide>(p, threads)
@@ -683,13 +683,27 @@ unsafe fn pick<
     }
 }
 
-/// Whether the shorter tile `Short` wastes clearly less work on padding rows than `Tall` for
-/// m rows: more than the few percent the taller tile gains per element (784 rows: 6.1% of the
-/// 64-tall tile's work is padding, 2.0% of the 32-tall one's).
-fn pads_less<Short: MicroKernel<T>, Tall: MicroKernel<T>, T>(m: usize) -> bool {
-    let padded = |mr: usize| m.div_ceil(mr) * mr;
+/// Rows from which a ragged m runs faster on the wide tile than on the mid one when B is read
+/// in place with its columns contiguous (see [`mid_pays`]).
+const RAGGED_WIDE_MIN_ROWS: usize = 256;
+
+/// Whether the mid tile beats the wide one on an m whose last wide panel is clearly ragged
+/// (the wide tile would pad more than about 3% of m: 784 rows, 6.1% against 2.0%).
+///
+/// The wide tile runs its ragged last panel with a body only as tall as the rows need, so it
+/// multiplies no padding; what it loses there is the short body's higher ratio of loads to
+/// FMAs. The mid tile (half as tall, twice as wide) still pays when B is packed: its twelve
+/// broadcasts come from one contiguous sliver (`wgrad`, 512×784×128, ran 0.97–0.98× on the
+/// wide tile). When B is read in place with its columns contiguous (the oriented `Aᵀ` of any
+/// row-major product) they come from twelve column streams instead of six, and from 256 rows
+/// on the wide tile was faster (1 thread, interleaved in one process: f32 squares 544, 800,
+/// 912 and 928 1.02–1.19×, f64 272–464 1.03–1.06×); below that the mid tile kept its lead
+/// (f32 160 and 208 0.96–1.00×, f64 144 0.96–0.97×).
+fn mid_pays<Mid: MicroKernel<T>, Wide: MicroKernel<T>, T>(p: &Problem<T>) -> bool {
+    let padded = |mr: usize| p.m.div_ceil(mr) * mr;
     // Compare padded rows in units of m/32 (about 3%), in integers.
-    (padded(Tall::MR) - padded(Short::MR)) * 32 > m
+    let ragged = (padded(Wide::MR) - padded(Mid::MR)) * 32 > p.m;
+    ragged && (p.rsb.unsigned_abs() != 1 || p.m < RAGGED_WIDE_MIN_ROWS)
 }
 
 macro_rules! dispatch {
