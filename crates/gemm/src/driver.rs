@@ -651,15 +651,16 @@ impl<T: Element> BlockJob<T> {
 
 /// Picks one ISA's path for a product: dot products when both operands run along k and one
 /// side is thin (see [`crate::dot`]), else the blocked loops with the shortest tile whose
-/// height holds the oriented m (narrow, mid), else the wide one (ISAs with fewer tiles pass
-/// one twice). The choice depends on the shape alone, so it never changes results across
-/// thread counts.
+/// height holds the oriented m (narrow, mid, three registers), else the wide one (ISAs with
+/// fewer tiles pass one several times). The choice depends on the shape and strides alone, so
+/// it never changes results across thread counts.
 ///
 /// # Safety
 /// As [`run`], C in any orientation, and the ISA of every kernel supported.
 unsafe fn pick<
     T: Element,
     Wide: MicroKernel<T>,
+    Three: MicroKernel<T>,
     Mid: MicroKernel<T>,
     Narrow: MicroKernel<T>,
     Dot: DotKernel<T>,
@@ -677,6 +678,8 @@ unsafe fn pick<
             gemm_loops::<T, Narrow>(p, threads)
         } else if p.m <= Mid::MR || mid_pays::<Mid, Wide, T>(p) {
             gemm_loops::<T, Mid>(p, threads)
+        } else if p.m <= Three::MR {
+            gemm_loops::<T, Three>(p, threads)
         } else {
             gemm_loops::<T, Wide>(p, threads)
         }
@@ -730,6 +733,7 @@ macro_rules! dispatch {
                                 ScalarKernel<$t>,
                                 ScalarKernel<$t>,
                                 ScalarKernel<$t>,
+                                ScalarKernel<$t>,
                                 ScalarDot<$t>,
                             >(p, threads)
                         }
@@ -739,9 +743,14 @@ macro_rules! dispatch {
                         // SAFETY: forwarded contract; the caller checked AVX2+FMA is supported.
                         unsafe {
                             use crate::arch::x86_64::avx2::{Avx2Dot, Avx2Kernel, Avx2Narrow};
-                            pick::<$t, Avx2Kernel<$t>, Avx2Kernel<$t>, Avx2Narrow<$t>, Avx2Dot<$t>>(
-                                p, threads,
-                            )
+                            pick::<
+                                $t,
+                                Avx2Kernel<$t>,
+                                Avx2Kernel<$t>,
+                                Avx2Kernel<$t>,
+                                Avx2Narrow<$t>,
+                                Avx2Dot<$t>,
+                            >(p, threads)
                         }
                     }
                     #[cfg(target_arch = "x86_64")]
@@ -749,11 +758,12 @@ macro_rules! dispatch {
                         // SAFETY: forwarded contract; the caller checked AVX-512F is supported.
                         unsafe {
                             use crate::arch::x86_64::avx512::{
-                                Avx512Dot, Avx512Kernel, Avx512Mid, Avx512Narrow,
+                                Avx512Dot, Avx512Kernel, Avx512Mid, Avx512Narrow, Avx512Three,
                             };
                             pick::<
                                 $t,
                                 Avx512Kernel<$t>,
+                                Avx512Three<$t>,
                                 Avx512Mid<$t>,
                                 Avx512Narrow<$t>,
                                 Avx512Dot<$t>,

@@ -152,22 +152,14 @@ struct Kernel {
 /// Every kernel of `isa` for `T`.
 fn kernels<T: Real>(isa: Isa) -> Vec<Kernel> {
     let elem = std::mem::size_of::<T>();
-    let all = tiles(isa, elem);
-    // The narrowest kernel's MR is the largest m it takes; the wide kernel needs more.
-    let narrow_mr = all.iter().map(|t| t.0).min().unwrap_or(1);
-    all.iter()
-        .enumerate()
-        .map(|(i, &(mr, nr))| {
-            let m = if i == 0 && all.len() > 1 {
-                narrow_mr + 3
-            } else {
-                mr.min(narrow_mr) - 1
-            };
-            Kernel {
-                tile: (mr, nr),
-                blocks: blocks_for(mr, nr, elem),
-                m: m.max(1),
-            }
+    // The driver takes the shortest tile whose MR holds the oriented m, so MR - 1 rows pick
+    // each kernel (and leave the wide one's only panel ragged by a single row).
+    tiles(isa, elem)
+        .into_iter()
+        .map(|(mr, nr)| Kernel {
+            tile: (mr, nr),
+            blocks: blocks_for(mr, nr, elem),
+            m: (mr - 1).max(1),
         })
         .collect()
 }

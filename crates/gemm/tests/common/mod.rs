@@ -499,7 +499,7 @@ pub fn tiles(isa: Isa, elem: usize) -> Vec<(usize, usize)> {
     // Lanes of one 512-bit and one 256-bit register.
     let (zmm, ymm) = (64 / elem, 32 / elem);
     match isa {
-        Isa::Avx512 => vec![(4 * zmm, 6), (2 * zmm, 12), (zmm, 24)],
+        Isa::Avx512 => vec![(4 * zmm, 6), (3 * zmm, 8), (2 * zmm, 12), (zmm, 24)],
         Isa::Avx2 => vec![(2 * ymm, 6), (ymm, 12)],
         Isa::Scalar => vec![(4, 4)],
     }

@@ -190,6 +190,9 @@ super::super::isa_kernels!(Avx512Kernel, Isa::Avx512, #[target_feature(enable = 
 // Two registers tall: for products whose m fits in it, where the four-register tile would
 // multiply mostly padding.
 super::super::isa_kernels!(Avx512Mid, Isa::Avx512, #[target_feature(enable = "avx512f,fma")], f32 => F32x16, 2 x 12 [1]; f64 => F64x8, 2 x 12 [1]);
+// Three registers tall by eight: for products whose m fits in it (a 48-wide layer), where the
+// wide tile's three-register ragged body would keep only 18 accumulators busy.
+super::super::isa_kernels!(Avx512Three, Isa::Avx512, #[target_feature(enable = "avx512f,fma")], f32 => F32x16, 3 x 8 [1, 2]; f64 => F64x8, 3 x 8 [1, 2]);
 // One register tall: for products whose m fits in it (an MLP's output layer, tiny squares).
 super::super::isa_kernels!(Avx512Narrow, Isa::Avx512, #[target_feature(enable = "avx512f,fma")], f32 => F32x16, 1 x 24 []; f64 => F64x8, 1 x 24 []);
 // Four rows against up to four columns: 16 accumulators, 8 loads in flight.
