@@ -676,37 +676,54 @@ unsafe fn pick<
         let p = &orient(p, Narrow::MR, Wide::MR);
         if p.m <= Narrow::MR {
             gemm_loops::<T, Narrow>(p, threads)
-        } else if p.m <= Mid::MR || mid_pays::<Mid, Wide, T>(p) {
+        } else if p.m <= Mid::MR {
             gemm_loops::<T, Mid>(p, threads)
         } else if p.m <= Three::MR {
             gemm_loops::<T, Three>(p, threads)
+        } else if p.m < LEAST_PADDING_MAX_ROWS {
+            // Ties go to the taller tile, which loads less per FMA.
+            let pad = |mr: usize| p.m.div_ceil(mr) * mr - p.m;
+            let (wide, three, mid) = (pad(Wide::MR), pad(Three::MR), pad(Mid::MR));
+            if wide <= three.min(mid) {
+                gemm_loops::<T, Wide>(p, threads)
+            } else if three <= mid {
+                gemm_loops::<T, Three>(p, threads)
+            } else {
+                gemm_loops::<T, Mid>(p, threads)
+            }
+        } else if mid_pays::<Mid, Wide, T>(p) {
+            gemm_loops::<T, Mid>(p, threads)
         } else {
             gemm_loops::<T, Wide>(p, threads)
         }
     }
 }
 
-/// Rows from which a ragged m runs faster on the wide tile than on the mid one when B is read
-/// in place with its columns contiguous (see [`mid_pays`]).
-const RAGGED_WIDE_MIN_ROWS: usize = 256;
+/// Below this many oriented rows the driver takes whichever of the wide, three-register and
+/// mid tiles leaves the shortest ragged last panel: with only a few panels that panel is a
+/// large share of the work, and its short body loads more per FMA than a full one. Against
+/// the rule before it (the mid tile when the wide one was clearly ragged, else the wide one),
+/// 1 thread, interleaved in one process: f32 squares 80, 96 and 136 1.03–1.23×, f64 136–240
+/// 1.05–1.14×, the rest 0.97–1.03×.
+const LEAST_PADDING_MAX_ROWS: usize = 256;
 
-/// Whether the mid tile beats the wide one on an m whose last wide panel is clearly ragged
-/// (the wide tile would pad more than about 3% of m: 784 rows, 6.1% against 2.0%).
+/// Whether the mid tile beats the wide one on an m of at least [`LEAST_PADDING_MAX_ROWS`]
+/// whose last wide panel is clearly ragged (the wide tile would pad more than about 3% of m:
+/// 784 rows, 6.1% against 2.0%).
 ///
 /// The wide tile runs its ragged last panel with a body only as tall as the rows need, so it
 /// multiplies no padding; what it loses there is the short body's higher ratio of loads to
 /// FMAs. The mid tile (half as tall, twice as wide) still pays when B is packed: its twelve
 /// broadcasts come from one contiguous sliver (`wgrad`, 512×784×128, ran 0.97–0.98× on the
 /// wide tile). When B is read in place with its columns contiguous (the oriented `Aᵀ` of any
-/// row-major product) they come from twelve column streams instead of six, and from 256 rows
-/// on the wide tile was faster (1 thread, interleaved in one process: f32 squares 544, 800,
-/// 912 and 928 1.02–1.19×, f64 272–464 1.03–1.06×); below that the mid tile kept its lead
-/// (f32 160 and 208 0.96–1.00×, f64 144 0.96–0.97×).
+/// row-major product) they come from twelve column streams instead of six, and the wide tile
+/// was faster (1 thread, interleaved in one process: f32 squares 544, 800, 912 and 928
+/// 1.02–1.19×, f64 272–464 1.03–1.06×).
 fn mid_pays<Mid: MicroKernel<T>, Wide: MicroKernel<T>, T>(p: &Problem<T>) -> bool {
     let padded = |mr: usize| p.m.div_ceil(mr) * mr;
     // Compare padded rows in units of m/32 (about 3%), in integers.
     let ragged = (padded(Wide::MR) - padded(Mid::MR)) * 32 > p.m;
-    ragged && (p.rsb.unsigned_abs() != 1 || p.m < RAGGED_WIDE_MIN_ROWS)
+    ragged && p.rsb.unsigned_abs() != 1
 }
 
 macro_rules! dispatch {

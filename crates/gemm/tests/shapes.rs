@@ -253,11 +253,13 @@ fn k_contiguous_b<T: Real>(isa: Isa) {
     let mut rng = rng(0x5a1c);
     // B contiguous along k under an oriented m of several MR panels: B is read in place, each
     // column a separate stream, by every panel (ragged last columns, register-wide steps of k
-    // and the tail). 5 MR - 3 rows pad no more in the wide tile than in the mid one, so the
-    // wide tile runs (NR columns); 8 MR + 3 rows pad less in the mid tile, which runs with its
-    // own, wider slivers. Small m keeps the dot path out.
-    let (mr, nr) = tile(isa, std::mem::size_of::<T>());
-    for (big, thin) in [5 * mr - 3, 8 * mr + 3]
+    // and the tail). 5 MR - 3 rows and 8 MR + 3 rows run the wide tile (NR columns), the
+    // second with a one-register ragged panel; five mid-tile panels, which pad least in the
+    // mid tile, run it with its own, wider slivers. Small m keeps the dot path out.
+    let elem = std::mem::size_of::<T>();
+    let (mr, nr) = tile(isa, elem);
+    let mid_mr = tiles(isa, elem).get(2).map_or(mr, |t| t.0);
+    for (big, thin) in [5 * mr - 3, 8 * mr + 3, 5 * mid_mr]
         .into_iter()
         .flat_map(|big| [1, nr - 1, nr, nr + 1, 2 * nr + 1].map(|t| (big, t)))
     {
