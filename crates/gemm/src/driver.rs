@@ -588,8 +588,18 @@ impl<T: Element> BlockJob<T> {
             // on first use, whichever blocks it is handed later (steady state allocates nothing).
             let a_pack: *mut T = a_scratch.get((mcb.div_ceil(mr) * mr * kc).max(self.a_capacity));
             // A whose M direction is unit-stride can feed full panels straight to the kernel;
-            // only the ragged last panel needs a padded copy.
-            let full_panels = if a_in_place { mcb / mr } else { 0 };
+            // only the ragged last panel needs a padded copy. When such an A is still packed
+            // (too many panels, or too wide a span, to be read in place by every column), the
+            // first column of tiles reads its full panels where they lie and stores each step
+            // into the panel as it goes, instead of a separate pass loading them all first
+            // (not while B is prefetched, whose hint that loop variant leaves out).
+            let copy_in_first_column =
+                !a_in_place && p.rsa == 1 && self.b.ahead == 0 && jr1 - jr0 >= nr;
+            let full_panels = if a_in_place || copy_in_first_column {
+                mcb / mr
+            } else {
+                0
+            };
             // SAFETY: the A block is inside A; a_pack holds ceil(mcb/mr) panels; K's ISA was
             // checked by the dispatcher.
             unsafe {
@@ -607,12 +617,15 @@ impl<T: Element> BlockJob<T> {
                 // loop 2
                 let n_eff = nr.min(jr1 - jr);
                 let b = self.b.panel(jr, kc);
+                let copying = copy_in_first_column && jr == jr0;
                 for (q, ir) in (0..mcb).step_by(mr).enumerate() {
                     // loop 1
-                    let (a, a_ks) = if q < full_panels {
+                    let panel = a_pack.wrapping_add(q * mr * kc);
+                    let from_a = q < full_panels && (a_in_place || copying);
+                    let (a, a_ks) = if from_a {
                         (a_block.wrapping_add(ir), p.csa)
                     } else {
-                        (a_pack.wrapping_add(q * mr * kc).cast_const(), mr as isize)
+                        (panel.cast_const(), mr as isize)
                     };
                     let tile = Tile {
                         kc,
@@ -623,6 +636,12 @@ impl<T: Element> BlockJob<T> {
                         b_ks: self.b.ks,
                         b_js: self.b.js,
                         b_ahead: self.b.ahead,
+                        // Full panels only (a full-width first tile is guaranteed above).
+                        a_pack: if from_a && copying {
+                            panel
+                        } else {
+                            std::ptr::null_mut()
+                        },
                         beta: self.beta,
                         c: p.c.wrapping_offset(
                             (ic + ir) as isize * p.rsc + (self.jc + jr) as isize * p.csc,

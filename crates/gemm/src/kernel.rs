@@ -8,7 +8,10 @@
 //!   or a full panel of a matrix whose M-stride is 1);
 //! - `B` reads `b[p·b_ks + j·b_js]` for `p < kc`, `j < n_eff` only (columns past `n_eff` are
 //!   clamped to the last valid one, never read out of bounds);
-//! - `C` is written only at `(i, j)` with `i < m_eff`, `j < n_eff`, and read only when `β ≠ 0`.
+//! - `C` is written only at `(i, j)` with `i < m_eff`, `j < n_eff`, and read only when `β ≠ 0`;
+//! - when `a_pack` is not null the tile is full (`m_eff = MR`, `n_eff = NR`) and
+//!   `a_pack[p·MR + i]` is writable for `p < kc`, `i < MR`: the kernel copies A there, in the
+//!   packed layout, as it loads it.
 
 use std::str::FromStr;
 use std::sync::OnceLock;
@@ -40,6 +43,8 @@ pub(crate) struct Tile<T> {
     pub b_js: isize,
     /// How far ahead of each step of k to prefetch B (0: not at all; never for packed B).
     pub b_ahead: isize,
+    /// Where to store A in the packed panel layout as the k loop loads it (null: nowhere).
+    pub a_pack: *mut T,
     pub beta: T,
     pub c: *mut T,
     pub rsc: isize,
@@ -235,10 +240,11 @@ pub(crate) unsafe fn tile_body<S: Simd, const MV: usize, const NR: usize, const 
         // later runs on the drifting machine could not separate it from the noise).
         let a_ahead = A_PREFETCH_STEPS as isize * t.a_ks;
         let b_ahead = if PACKED_B { 0 } else { t.b_ahead };
-        // The k loop, written twice so the B prefetch is decided once per tile rather than
-        // tested at every step of k.
+        let mut a_pack = t.a_pack;
+        // The k loop, written out per variant so the B prefetch and the copy of A are decided
+        // once per tile rather than tested at every step of k.
         macro_rules! k_loop {
-            ($prefetch_b:expr) => {
+            ($prefetch_b:expr, $pack_a:expr) => {
                 for _ in 0..t.kc {
                     for v in 0..MV {
                         S::prefetch(a.wrapping_offset(a_ahead).wrapping_add(v * S::LANES));
@@ -249,6 +255,12 @@ pub(crate) unsafe fn tile_body<S: Simd, const MV: usize, const NR: usize, const 
                     let mut av = [S::zero(); MV];
                     for (v, r) in av.iter_mut().enumerate() {
                         *r = S::load(a.add(v * S::LANES));
+                    }
+                    if $pack_a {
+                        for (v, &r) in av.iter().enumerate() {
+                            S::store(a_pack.add(v * S::LANES), r);
+                        }
+                        a_pack = a_pack.add(MV * S::LANES);
                     }
                     for j in 0..NR {
                         let bj = if PACKED_B {
@@ -266,10 +278,14 @@ pub(crate) unsafe fn tile_body<S: Simd, const MV: usize, const NR: usize, const 
                 }
             };
         }
-        if b_ahead != 0 {
-            k_loop!(true);
+        if !a_pack.is_null() {
+            // The driver copies A through the first tile of each panel only when B is not
+            // prefetched; were both asked for, dropping the hint would still be correct.
+            k_loop!(false, true);
+        } else if b_ahead != 0 {
+            k_loop!(true, false);
         } else {
-            k_loop!(false);
+            k_loop!(false, false);
         }
 
         let alpha = S::splat(t.alpha);

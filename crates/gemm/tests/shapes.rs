@@ -418,6 +418,43 @@ fn an_aligned_a_with_the_panel_layout_is_read_in_place() {
     every_isa_and_type!(a_already_a_panel);
 }
 
+fn a_copied_by_the_first_column<T: Real>(isa: Isa) {
+    let mut rng = rng(0x5a1f);
+    // A with a unit stride down m but too many columns of tiles to be read in place (more than
+    // 16 NR panels): the first column of tiles reads each full panel where it lies and stores
+    // it into the packed panel that every later column reads; a ragged last panel is packed
+    // beforehand. One, three (less a row) and three (plus a ragged few) panels of each tile
+    // height, n ragged, k past a block edge; column-major C keeps A as it is, row-major C
+    // makes B's transpose the A that is copied.
+    let elem = std::mem::size_of::<T>();
+    let (kc, _, _) = blocks(isa, elem);
+    for (mr, nr) in tiles(isa, elem) {
+        for m in [mr, 3 * mr - 1, 3 * mr + 5] {
+            for (n, k) in [(17 * nr + 1, 33), (20 * nr + 3, kc + 3)] {
+                for (mm, nn, c, a, b) in [
+                    (m, n, Layout::COL, Layout::COL, Layout::ROW),
+                    (n, m, Layout::ROW, Layout::COL, Layout::ROW),
+                ] {
+                    let spec = Spec {
+                        beta: SCALARS[(m + n + k) % 3],
+                        alpha: -1.25,
+                        c,
+                        a: Operand::plain(a),
+                        b: Operand::plain(b),
+                        ..Spec::dense(mm, k, nn)
+                    };
+                    assert_ok::<T>(isa, &spec, &mut rng);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_packed_by_the_first_column_of_tiles() {
+    every_isa_and_type!(a_copied_by_the_first_column);
+}
+
 fn thin<T: Real>(isa: Isa) {
     let mut rng = rng(0x5a18);
     let (kc, _, _) = blocks(isa, std::mem::size_of::<T>());
