@@ -238,8 +238,12 @@ pub(crate) unsafe fn tile_body<S: Simd, const MV: usize, const NR: usize, const 
         // steps ahead hides latency the hardware prefetcher leaves (1 thread, one interleaved
         // run: 1024³ 151 -> 157 GFLOP/s, 128×784×512 129 -> 136; small products unchanged;
         // later runs on the drifting machine could not separate it from the noise).
-        let a_ahead = A_PREFETCH_STEPS as isize * t.a_ks;
+        // Wrapping: when k is 1, A's k stride may be anything (isize::MIN, say), and a
+        // prefetch address is only a hint.
+        let a_ahead = (A_PREFETCH_STEPS as isize).wrapping_mul(t.a_ks);
         let b_ahead = if PACKED_B { 0 } else { t.b_ahead };
+        // The copy lays steps MV registers apart: a panel's layout only for the full body.
+        debug_assert!(t.a_pack.is_null() || t.m_eff == MV * S::LANES);
         let mut a_pack = t.a_pack;
         // The k loop, written out per variant so the B prefetch and the copy of A are decided
         // once per tile rather than tested at every step of k.
