@@ -187,8 +187,8 @@ unsafe fn store_partial_pd(p: *mut f64, v: __m512d, n: usize) {
 // Four registers tall by six broadcasts: per step of k, 4 loads and 6 broadcasts feed 24 FMAs
 // (the 2 × 12 tile needs 14), which measured a few percent faster on large products here.
 super::super::isa_kernels!(Avx512Kernel, Isa::Avx512, #[target_feature(enable = "avx512f,fma")], f32 => F32x16, 4 x 6 [1, 2, 3]; f64 => F64x8, 4 x 6 [1, 2, 3]);
-// Two registers tall: for products whose m fits in it, where the four-register tile would
-// multiply mostly padding.
+// Two registers tall by twelve: for products whose m fits in it, and for an m whose ragged
+// last panel it shortens (see the driver's `pick`).
 super::super::isa_kernels!(Avx512Mid, Isa::Avx512, #[target_feature(enable = "avx512f,fma")], f32 => F32x16, 2 x 12 [1]; f64 => F64x8, 2 x 12 [1]);
 // Three registers tall by eight: for products whose m fits in it (a 48-wide layer), where the
 // wide tile's three-register ragged body would keep only 18 accumulators busy.
