@@ -45,6 +45,8 @@ pub(crate) struct Tile<T> {
     pub b_ahead: isize,
     /// Where to store A in the packed panel layout as the k loop loads it (null: nowhere).
     pub a_pack: *mut T,
+    /// Whether to ask for C's lines before the k loop (see the driver's `prefetches_c`).
+    pub prefetch_c: bool,
     pub beta: T,
     pub c: *mut T,
     pub rsc: isize,
@@ -193,9 +195,6 @@ pub(crate) unsafe fn transpose_block_scalar<E: Copy>(
     }
 }
 
-/// Below this depth a tile is over before a prefetch of C could help, and the hints only cost.
-const PREFETCH_MIN_KC: usize = 64;
-
 /// How many k steps ahead the microkernel prefetches its A panel.
 const A_PREFETCH_STEPS: usize = 8;
 
@@ -224,7 +223,7 @@ pub(crate) unsafe fn tile_body<S: Simd, const MV: usize, const NR: usize, const 
         let b_step = if PACKED_B { NR as isize } else { t.b_ks };
         // C is touched only after the whole k loop; ask for its lines now so a tile whose C
         // lives in L3 or memory does not stall on the update.
-        if t.rsc == 1 && t.kc >= PREFETCH_MIN_KC {
+        if t.rsc == 1 && t.prefetch_c {
             for j in 0..NR.min(t.n_eff) {
                 let cj = t.c.wrapping_offset(j as isize * t.csc);
                 for v in 0..MV {
