@@ -718,7 +718,7 @@ unsafe fn pick<
             gemm_loops::<T, Three>(p, threads)
         } else if p.m < LEAST_PADDING_MAX_ROWS {
             // Ties go to the taller tile, which loads less per FMA.
-            let pad = |mr: usize| p.m.div_ceil(mr) * mr - p.m;
+            let pad = |mr: usize| padding(p.m, mr);
             let (wide, three, mid) = (pad(Wide::MR), pad(Three::MR), pad(Mid::MR));
             if wide <= three.min(mid) {
                 gemm_loops::<T, Wide>(p, threads)
@@ -756,10 +756,14 @@ const LEAST_PADDING_MAX_ROWS: usize = 256;
 /// was faster (1 thread, interleaved in one process: f32 squares 544, 800, 912 and 928
 /// 1.02–1.19×, f64 272–464 1.03–1.06×).
 fn mid_pays<Mid: MicroKernel<T>, Wide: MicroKernel<T>, T>(p: &Problem<T>) -> bool {
-    let padded = |mr: usize| p.m.div_ceil(mr) * mr;
-    // Compare padded rows in units of m/32 (about 3%), in integers.
-    let ragged = (padded(Wide::MR) - padded(Mid::MR)) * 32 > p.m;
+    // Compare padding rows in units of m/32 (about 3%), in integers.
+    let ragged = (padding(p.m, Wide::MR) - padding(p.m, Mid::MR)) * 32 > p.m;
     ragged && p.rsb.unsigned_abs() != 1
+}
+
+/// Rows a tile `mr` tall would add to `m` to fill its last panel.
+fn padding(m: usize, mr: usize) -> usize {
+    m.div_ceil(mr) * mr - m
 }
 
 macro_rules! dispatch {

@@ -28,10 +28,7 @@ impl<T: Clone> AlignedVec<T> {
         let mut buf: Vec<T> = Vec::new();
         buf.try_reserve_exact(capacity.checked_add(Self::SLACK)?)
             .ok()?;
-        let start = match buf.as_ptr().align_offset(ALIGN) {
-            offset if offset <= Self::SLACK => offset,
-            _ => 0,
-        };
+        let start = Self::slack_before_line(buf.as_ptr());
         buf.resize(start, pad);
         Some(Self { buf, start })
     }
@@ -41,10 +38,21 @@ impl<T: Clone> AlignedVec<T> {
     /// # Panics
     /// When the allocation is refused or exceeds `isize::MAX` bytes, like `Vec::with_capacity`.
     pub(crate) fn with_capacity(capacity: usize, pad: T) -> Self {
-        Self::try_with_capacity(capacity, pad).unwrap_or_else(|| {
-            let bytes = std::mem::size_of::<T>();
-            panic!("cannot allocate {capacity} elements of {bytes} bytes")
-        })
+        Self::try_with_capacity(capacity, pad).unwrap_or_else(|| Self::refused(capacity))
+    }
+
+    /// Slack elements from `at`, a buffer's start, to a line (none when the platform declines).
+    fn slack_before_line(at: *const T) -> usize {
+        match at.align_offset(ALIGN) {
+            offset if offset <= Self::SLACK => offset,
+            _ => 0,
+        }
+    }
+
+    /// The panic of the infallible constructors when the allocation is refused.
+    fn refused(capacity: usize) -> ! {
+        let bytes = std::mem::size_of::<T>();
+        panic!("cannot allocate {capacity} elements of {bytes} bytes")
     }
 
     /// `len` copies of `value`, or `None` as [`AlignedVec::try_with_capacity`].
@@ -59,9 +67,7 @@ impl<T: Clone> AlignedVec<T> {
     /// # Panics
     /// As [`AlignedVec::with_capacity`].
     pub(crate) fn filled(len: usize, value: T) -> Self {
-        let mut v = Self::with_capacity(len, value.clone());
-        v.buf.resize(v.start + len, value);
-        v
+        Self::try_filled(len, value).unwrap_or_else(|| Self::refused(len))
     }
 
     /// The values of `values`, copied into an aligned buffer.
@@ -86,10 +92,7 @@ impl<T: Clone> AlignedVec<T> {
         };
         // May move the values (once); with the slack reserved, the splice below cannot.
         buf.reserve_exact(Self::SLACK);
-        let start = match buf.as_ptr().align_offset(ALIGN) {
-            offset if offset <= Self::SLACK => offset,
-            _ => 0,
-        };
+        let start = Self::slack_before_line(buf.as_ptr());
         buf.splice(0..0, std::iter::repeat_n(pad, start));
         Self { buf, start }
     }
@@ -97,10 +100,7 @@ impl<T: Clone> AlignedVec<T> {
     /// Appends a value (within the reserved capacity the buffer stays where it is).
     pub(crate) fn push(&mut self, value: T) {
         if self.buf.len() == self.buf.capacity() {
-            // Growing would move the values to an address with another offset: re-place them.
-            let mut grown = Self::with_capacity(2 * self.len() + 1, value.clone());
-            grown.buf.extend_from_slice(self.as_slice());
-            *self = grown;
+            self.regrow(2 * self.len() + 1, value.clone());
         }
         self.buf.push(value);
     }
@@ -109,11 +109,17 @@ impl<T: Clone> AlignedVec<T> {
     /// at construction nothing is allocated or moved.
     pub(crate) fn resize(&mut self, len: usize, value: T) {
         if self.start.saturating_add(len) > self.buf.capacity() {
-            let mut grown = Self::with_capacity(len, value.clone());
-            grown.buf.extend_from_slice(self.as_slice());
-            *self = grown;
+            self.regrow(len, value.clone());
         }
         self.buf.resize(self.start + len, value);
+    }
+
+    /// Moves the values into a new aligned buffer with room for `capacity`: growing the `Vec`
+    /// in place would put them at an address with another offset from a line.
+    fn regrow(&mut self, capacity: usize, pad: T) {
+        let mut grown = Self::with_capacity(capacity, pad);
+        grown.buf.extend_from_slice(self.as_slice());
+        *self = grown;
     }
 
     /// The values as a `Vec` (shifted to the front of the same allocation).
