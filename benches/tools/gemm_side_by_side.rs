@@ -4,13 +4,21 @@
 //! Criterion times one implementation for seconds, then the next: when a neighbour's load
 //! comes or goes in between, a ratio moves by up to 2× on this machine. Here every round runs
 //! each implementation once on the shape (a batch of calls lasting about 20 ms), so all three
-//! meet the same conditions; a cell is the median over rounds, and the table also prints the
-//! FMA peak measured in the same process, for "% of peak". At 2 threads each round also runs
-//! depthlab on one thread, for its scaling under the same conditions.
+//! meet the same conditions; a cell is the median over rounds. Every round also runs the FMA
+//! peak probe for about 20 ms, and "% of peak" is the median over rounds of depthlab's rate
+//! against the probe of the same round, so the clock drifting between rows is not read as a
+//! kernel effect. The probe does not see everything the host does: on the 2-core KVM guest of
+//! sessions 8–12, slow phases that cut every library's rate by up to 30% (even on products
+//! that fit in L2) left the register-only probe where it was. Read such rows by their ratios
+//! to the peers. At 2 threads each round also runs depthlab on one thread, for its scaling
+//! under the same conditions.
 //!
 //! ```sh
 //! flock /tmp/bench.lock cargo run --release --example gemm_side_by_side -- [THREADS] [ROUNDS] [SHAPE...]
 //! ```
+//!
+//! On one thread, `taskset -c 0` in front keeps every implementation on the same vCPU: unpinned,
+//! the process may move between two vCPUs that run at different speeds at the time.
 //!
 //! THREADS is 1 (default) or 2; ROUNDS defaults to 15; SHAPEs (row labels such as
 //! `512x512x512`, `wgrad_128x784x512`, `f64 1024x1024x1024`) keep only those rows. matrixmultiply reads its thread count
@@ -93,25 +101,31 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     println!(
-        "{threads} thread(s), {rounds} rounds, ISA {}; FMA peak f32 {peak32:.1}, f64 {peak64:.1} GFLOP/s\n",
+        "{threads} thread(s), {rounds} rounds, ISA {}; FMA peak at the start f32 {peak32:.1}, f64 {peak64:.1} GFLOP/s.\n\
+         \"probe\": the row's median probe over its rounds; \"% of peak\": the median over rounds of depthlab against that round's probe.\n",
         isa.name()
     );
     if threads > 1 {
         println!(
-            "| shape | depthlab | % of peak | matrixmultiply | gemm (x86-v4) | ours / mm | ours / gemm | depthlab 1 thread | ours / ours 1T |"
+            "| shape | depthlab | probe | % of peak | matrixmultiply | gemm (x86-v4) | ours / mm | ours / gemm | depthlab 1 thread | ours / ours 1T |"
         );
-        println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     } else {
         println!(
-            "| shape | depthlab | % of peak | matrixmultiply | gemm (x86-v4) | ours / mm | ours / gemm |"
+            "| shape | depthlab | probe | % of peak | matrixmultiply | gemm (x86-v4) | ours / mm | ours / gemm |"
         );
-        println!("| --- | --- | --- | --- | --- | --- | --- |");
+        println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     }
+    let probe = |dtype| Probe {
+        isa,
+        dtype,
+        threads,
+    };
     for p in f32_rows {
-        table_row::<f32>(&p, "", threads, rounds, peak32);
+        table_row::<f32>(&p, "", rounds, probe(Dtype::F32));
     }
     for p in f64_rows {
-        table_row::<f64>(&p, "f64 ", threads, rounds, peak64);
+        table_row::<f64>(&p, "f64 ", rounds, probe(Dtype::F64));
     }
     ExitCode::SUCCESS
 }
@@ -131,8 +145,29 @@ fn rerun_for_mm(threads: usize) -> ExitCode {
     }
 }
 
-/// Times the three implementations round by round on `p` and prints one Markdown row.
-fn table_row<T: BenchElement>(p: &Problem, prefix: &str, threads: usize, rounds: usize, peak: f64) {
+/// The FMA peak probe as one round of a row runs it: the run's ISA, element type and threads.
+#[derive(Clone, Copy)]
+struct Probe {
+    isa: Isa,
+    dtype: Dtype,
+    threads: usize,
+}
+
+/// How long the probe runs in each round: as long as one implementation's batch of calls.
+const PROBE_TIME: Duration = BATCH_TIME;
+
+impl Probe {
+    /// GFLOP/s of one probe round (NaN if the probe cannot run, which the header already shows).
+    fn once(self) -> f64 {
+        measure_peak(self.isa, self.dtype, self.threads, PROBE_TIME, 1)
+            .map_or(f64::NAN, |r| r.gflops)
+    }
+}
+
+/// Times the three implementations and the peak probe round by round on `p` and prints one
+/// Markdown row.
+fn table_row<T: BenchElement>(p: &Problem, prefix: &str, rounds: usize, probe: Probe) {
+    let threads = probe.threads;
     let a: Vec<T> = random_vec(p.a_len(), 1);
     let b: Vec<T> = random_vec(p.b_len(), 2);
     let mut c = vec![T::ZERO; p.c_len()];
@@ -147,7 +182,9 @@ fn table_row<T: BenchElement>(p: &Problem, prefix: &str, threads: usize, rounds:
     let once = start.elapsed().max(Duration::from_nanos(50));
     let calls = (BATCH_TIME.as_secs_f64() / once.as_secs_f64()).clamp(1.0, 1e6) as usize;
     let mut secs = vec![Vec::new(); runs.len()];
+    let mut peaks = Vec::with_capacity(rounds);
     for _ in 0..rounds {
+        peaks.push(probe.once());
         for (i, &(imp, t)) in runs.iter().enumerate() {
             let t = t.unwrap_or(threads);
             let start = Instant::now();
@@ -158,23 +195,30 @@ fn table_row<T: BenchElement>(p: &Problem, prefix: &str, threads: usize, rounds:
             std::hint::black_box(&c);
         }
     }
-    let rate: Vec<f64> = secs
-        .iter_mut()
-        .map(|s| {
-            s.sort_by(f64::total_cmp);
-            p.flops() as f64 / s[s.len() / 2] / 1e9
-        })
+    let flops = p.flops() as f64;
+    // Ours against the probe of the same round, before the sorts below break the pairing.
+    let mut of_peak: Vec<f64> = secs[0]
+        .iter()
+        .zip(&peaks)
+        .map(|(s, peak)| flops / s / 1e9 / peak)
         .collect();
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let of_peak = median(&mut of_peak);
+    let peak = median(&mut peaks);
+    let rate: Vec<f64> = secs.iter_mut().map(|s| flops / median(s) / 1e9).collect();
     let scaling = if threads > 1 {
         format!(" {:.1} | {:.2}× |", rate[3], rate[0] / rate[3])
     } else {
         String::new()
     };
     println!(
-        "| {prefix}{} | {:.1} | {:.0}% | {:.1} | {:.1} | {:.2}× | {:.2}× |{scaling}",
+        "| {prefix}{} | {:.1} | {peak:.1} | {:.0}% | {:.1} | {:.1} | {:.2}× | {:.2}× |{scaling}",
         p.label(),
         rate[0],
-        100.0 * rate[0] / peak,
+        100.0 * of_peak,
         rate[1],
         rate[2],
         rate[0] / rate[1],
