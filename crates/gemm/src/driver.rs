@@ -15,6 +15,7 @@
 
 use std::sync::OnceLock;
 
+use crate::epilogue::{RawEpilogue, finish_block};
 use crate::kernel::{DotKernel, Isa, MicroKernel, Tile};
 use crate::pack::{with_a_scratch, with_b_scratch};
 use crate::{Element, Parallelism};
@@ -36,6 +37,8 @@ pub struct Problem<T> {
     pub c: *mut T,
     pub rsc: isize,
     pub csc: isize,
+    /// Element-wise steps on C after the product (see [`crate::Epilogue`]).
+    pub epi: Option<RawEpilogue<T>>,
 }
 
 /// A is read in place (not packed) only when it feeds at most this many NR-wide panels: past
@@ -150,8 +153,13 @@ pub(crate) unsafe fn run_isa<T: Element>(isa: Isa, p: &Problem<T>, par: Parallel
         return;
     }
     if p.k == 0 {
-        // SAFETY: forwarded contract.
-        unsafe { scale_c(p) };
+        // SAFETY: forwarded contract; the epilogue's operands fit C (checked by its builder).
+        unsafe {
+            scale_c(p);
+            if let Some(e) = &p.epi {
+                finish_block(p.c, p.rsc, p.csc, p.m, p.n, e);
+            }
+        }
         return;
     }
     let threads = thread_count(par, p.m.saturating_mul(p.n).saturating_mul(p.k));
@@ -228,6 +236,7 @@ impl<T: Copy> Problem<T> {
             c: p.c,
             rsc: p.csc,
             csc: p.rsc,
+            epi: p.epi.map(RawEpilogue::transposed),
         }
     }
 }
@@ -384,6 +393,8 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
                     beta,
                     b: b_src,
                     a_capacity: blk.mc.div_ceil(mr) * mr * blk.kc,
+                    // Once C holds the whole sum: on the tiles of the last k block.
+                    epi: if pc + kc == p.k { p.epi } else { None },
                     prefetch_c: prefetches_c(kc, p.m.saturating_mul(p.n).saturating_mul(elem)),
                 };
                 // Each thread takes a contiguous, equal share of the MR-tall panels of m (walked
@@ -538,6 +549,8 @@ struct BlockJob<T> {
     a_capacity: usize,
     /// The tiles' `prefetch_c`.
     prefetch_c: bool,
+    /// The epilogue, in the last k block only.
+    epi: Option<RawEpilogue<T>>,
 }
 
 // SAFETY: a job is shared only with the rayon tasks of the call that built it; they read A, B
@@ -654,6 +667,7 @@ impl<T: Element> BlockJob<T> {
                         csc: p.csc,
                         m_eff: mr.min(mcb - ir),
                         n_eff,
+                        epi: self.epi.map(|e| e.at(ic + ir, self.jc + jr)),
                     };
                     // SAFETY: the tile is inside C and owned by this task; A and B slivers are
                     // valid for kc steps; K's ISA was checked by the dispatcher.
@@ -707,7 +721,12 @@ unsafe fn pick<
     // SAFETY: forwarded contract.
     unsafe {
         if crate::dot::suits(p, Dot::LANES) {
-            return crate::dot::dot_loops::<T, Dot>(p, threads);
+            crate::dot::dot_loops::<T, Dot>(p, threads);
+            // Thin products only come here; one pass over C after the dot products.
+            if let Some(e) = &p.epi {
+                Wide::finish(p.c, p.rsc, p.csc, p.m, p.n, e);
+            }
+            return;
         }
         let p = &orient(p, Narrow::MR, Wide::MR);
         if p.m <= Narrow::MR {

@@ -83,6 +83,21 @@ pub enum GemmError {
         /// Column stride in elements.
         col_stride: isize,
     },
+    /// An [`Epilogue`](crate::Epilogue) operand does not fit `C`: a bias with the wrong number
+    /// of values, or a mask of another shape.
+    #[error("epilogue {what} has {got} but C is {rows}x{cols}, so it needs {need}")]
+    EpilogueMismatch {
+        /// The operand: "bias" or "relu mask".
+        what: &'static str,
+        /// What it has (values, or its shape).
+        got: String,
+        /// What `C` asks of it.
+        need: String,
+        /// Rows of `C`.
+        rows: usize,
+        /// Columns of `C`.
+        cols: usize,
+    },
     /// An ISA was asked for (by `DEPTHLAB_GEMM_ISA`, by name, or by a caller) that this build
     /// or CPU cannot run.
     #[error("ISA {value:?} (from {origin}): {reason}")]

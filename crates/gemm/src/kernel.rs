@@ -16,6 +16,7 @@
 use std::str::FromStr;
 use std::sync::OnceLock;
 
+use crate::epilogue::{RawEpilogue, finish_block};
 use crate::error::GemmError;
 
 /// Seals [`crate::Element`] and gives each element type its per-ISA kernels.
@@ -53,6 +54,9 @@ pub(crate) struct Tile<T> {
     pub csc: isize,
     pub m_eff: usize,
     pub n_eff: usize,
+    /// The epilogue, placed at this tile (see [`RawEpilogue::at`]): applied as the tile is
+    /// stored, in the last k block only.
+    pub epi: Option<RawEpilogue<T>>,
 }
 
 /// A register-tiled microkernel for one ISA and element type.
@@ -76,6 +80,19 @@ pub(crate) trait MicroKernel<T> {
     /// # Safety
     /// As [`MicroKernel::tile`], and `n_eff < NR`.
     unsafe fn tile_edge(t: &Tile<T>, packed_b: bool);
+    /// [`finish_block`](crate::epilogue::finish_block), compiled for this ISA so its loops use
+    /// the ISA's registers.
+    ///
+    /// # Safety
+    /// The CPU supports [`Self::ISA`], and as `finish_block`.
+    unsafe fn finish(
+        c: *mut T,
+        rsc: isize,
+        csc: isize,
+        m: usize,
+        n: usize,
+        e: &crate::epilogue::RawEpilogue<T>,
+    );
     /// [`pack_panels`](crate::pack::pack_panels), compiled for this ISA so its copies and
     /// transposes use the ISA's registers.
     ///
@@ -96,7 +113,7 @@ pub(crate) trait MicroKernel<T> {
 /// The few vector operations a tile body needs, implemented once per ISA and element type.
 pub(crate) trait Simd {
     /// Scalar element.
-    type E: Copy + std::ops::Add<Output = Self::E>;
+    type E: crate::Element;
     /// A SIMD register of `LANES` elements.
     type V: Copy;
     /// Elements per register.
@@ -122,6 +139,12 @@ pub(crate) trait Simd {
     unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
     /// `a + b`.
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    /// Lane by lane, `x` where it is above zero or NaN, else `+0`: the ReLU of
+    /// [`crate::Epilogue::relu`].
+    unsafe fn relu(x: Self::V) -> Self::V;
+    /// Lane by lane, `x` where `a` is above zero, else `+0`: the mask of
+    /// [`crate::Epilogue::relu_mask`].
+    unsafe fn keep_where_positive(x: Self::V, a: Self::V) -> Self::V;
     /// The sum of one register's lanes folded in halves: lane `i` plus lane `i + LANES/2`,
     /// then the same on the half, down to one lane (the order [`crate::row_sums`] promises).
     unsafe fn fold_halves(v: Self::V) -> Self::E;
@@ -231,6 +254,18 @@ pub(crate) unsafe fn tile_body<S: Simd, const MV: usize, const NR: usize, const 
                 }
             }
         }
+        // The same for a ReLU mask the store will read (a short k loop would wait on it).
+        if let Some(e) = &t.epi
+            && !e.mask.is_null()
+            && e.rsm == 1
+        {
+            for j in 0..NR.min(t.n_eff) {
+                let mj = e.mask.wrapping_offset(j as isize * e.csm);
+                for v in 0..MV {
+                    S::prefetch(mj.wrapping_add(v * S::LANES));
+                }
+            }
+        }
         let mut a = t.a;
         let mut b = t.b;
         // The A panel streams in from L2 (it does not fit L1 beside B); asking for it a few
@@ -294,6 +329,51 @@ pub(crate) unsafe fn tile_body<S: Simd, const MV: usize, const NR: usize, const 
         let alpha = S::splat(t.alpha);
         let beta_zero = S::is_zero(t.beta);
         let mr = MV * S::LANES;
+        // An epilogue is applied in registers on the way to a full, column-contiguous tile
+        // (with a mask, if any, whose columns are contiguous too); any other tile is stored
+        // as usual and then runs it over its block of C, still in L1.
+        let epi_after = match t.epi {
+            Some(e) if t.rsc == 1 && t.m_eff == mr && (e.mask.is_null() || e.rsm == 1) => {
+                let plain = beta_zero && S::is_one(t.alpha);
+                let bias_col = !e.bias.is_null() && !e.bias_per_row;
+                // The steps of a network's layers, each with a body as small as the plain
+                // stores' so the loops unroll and `acc` stays in registers: a layer's forward
+                // `relu(z + b)` or `z + b`, and its backward mask. (`acc·1` is `acc` exactly.)
+                if plain && bias_col && e.mask.is_null() {
+                    for j in 0..NR {
+                        if j < t.n_eff {
+                            let cj = t.c.offset(j as isize * t.csc);
+                            let b = S::splat(*e.bias.add(j));
+                            for v in 0..MV {
+                                let z = S::add(acc[j][v], b);
+                                S::store(cj.add(v * S::LANES), if e.relu { S::relu(z) } else { z });
+                            }
+                        }
+                    }
+                } else if plain && e.bias.is_null() && !e.relu && !e.mask.is_null() {
+                    for j in 0..NR {
+                        if j < t.n_eff {
+                            let cj = t.c.offset(j as isize * t.csc);
+                            let mj = e.mask.offset(j as isize * e.csm);
+                            for v in 0..MV {
+                                let a = S::load(mj.add(v * S::LANES));
+                                S::store(
+                                    cj.add(v * S::LANES),
+                                    S::keep_where_positive(acc[j][v], a),
+                                );
+                            }
+                        }
+                    }
+                } else {
+                    // Any other combination: on a copy, as on the edge paths below (a
+                    // reference to `acc` itself would keep it on the stack through the k loop).
+                    let acc = std::hint::black_box(acc);
+                    store_with_epilogue::<S, MV, NR>(t, &acc, &e);
+                }
+                return;
+            }
+            e => e,
+        };
         if t.rsc == 1 && t.m_eff == mr {
             // Full-height tile, columns contiguous in C. Each loop body is kept tiny and the
             // trip counts are the constants NR and MV, so LLVM unrolls them completely and the
@@ -386,6 +466,71 @@ pub(crate) unsafe fn tile_body<S: Simd, const MV: usize, const NR: usize, const 
                         };
                     }
                 }
+            }
+        }
+        if let Some(e) = &epi_after {
+            finish_block(t.c, t.rsc, t.csc, t.m_eff, t.n_eff.min(NR), e);
+        }
+    }
+}
+
+/// Stores a full, column-contiguous tile with its epilogue applied in registers: each value
+/// is formed exactly as the plain store forms it (`α·acc`, or `α·acc + β·c`), then gets the
+/// bias, the ReLU and the mask before it is written, so C is written once.
+///
+/// # Safety
+/// As [`tile_body`], with `t.rsc == 1`, `t.m_eff == MV · LANES`, and `e` placed at the tile
+/// with a mask (if any) whose columns are contiguous.
+#[allow(clippy::needless_range_loop)]
+#[inline(always)]
+unsafe fn store_with_epilogue<S: Simd, const MV: usize, const NR: usize>(
+    t: &Tile<S::E>,
+    acc: &[[S::V; MV]; NR],
+    e: &RawEpilogue<S::E>,
+) {
+    // SAFETY: (whole body) the tile's MV·LANES rows of its first n_eff columns are inside C,
+    // the bias holds a value for each of them (per row) or each column (per column), and the
+    // mask has the tile's shape with unit row stride; the caller vouches for all of it.
+    unsafe {
+        let alpha = S::splat(t.alpha);
+        let beta = S::splat(t.beta);
+        let beta_zero = S::is_zero(t.beta);
+        let has_bias = !e.bias.is_null();
+        let has_mask = !e.mask.is_null();
+        for j in 0..NR {
+            if j >= t.n_eff {
+                continue;
+            }
+            let cj = t.c.offset(j as isize * t.csc);
+            let bias_j = if has_bias && !e.bias_per_row {
+                S::splat(*e.bias.add(j))
+            } else {
+                S::zero()
+            };
+            let mj = e.mask.wrapping_offset(j as isize * e.csm);
+            for v in 0..MV {
+                let p = cj.add(v * S::LANES);
+                // x·1 and c·1 are exact, so these are the plain store's bits whatever α and β.
+                let mut out = if beta_zero {
+                    S::mul(acc[j][v], alpha)
+                } else {
+                    S::fma(acc[j][v], alpha, S::mul(S::load(p), beta))
+                };
+                if has_bias {
+                    let b = if e.bias_per_row {
+                        S::load(e.bias.add(v * S::LANES))
+                    } else {
+                        bias_j
+                    };
+                    out = S::add(out, b);
+                }
+                if e.relu {
+                    out = S::relu(out);
+                }
+                if has_mask {
+                    out = S::keep_where_positive(out, S::load(mj.add(v * S::LANES)));
+                }
+                S::store(p, out);
             }
         }
     }

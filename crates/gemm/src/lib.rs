@@ -12,6 +12,10 @@
 //! - [`sgemm`]/[`dgemm`], `unsafe` raw-pointer functions with exactly the signature and contract
 //!   of `matrixmultiply::sgemm`/`dgemm`, so switching is a change of path.
 //!
+//! [`gemm_epilogue`] is [`gemm_with`] plus element-wise steps on `C` (a bias, a ReLU, a
+//! ReLU's backward mask: an [`Epilogue`]) applied as each tile is stored, so a network layer
+//! needs no separate pass over its output.
+//!
 //! A transpose is a stride swap: `A.t()` costs nothing. With `β = 0`, `C` is never read, so it
 //! may hold NaN or garbage. With `k = 0`, `C ← β·C`.
 //!
@@ -33,6 +37,7 @@
 mod arch;
 mod dot;
 mod driver;
+mod epilogue;
 mod error;
 mod kernel;
 mod pack;
@@ -51,6 +56,7 @@ pub fn block_sizes(mr: usize, nr: usize, elem: usize) -> (usize, usize, usize) {
     let b = driver::blocking(mr.clamp(1, 4096), nr.clamp(1, 1 << 16), elem.clamp(1, 8));
     (b.kc, b.mc, b.nc)
 }
+pub use epilogue::{BiasAlong, Epilogue};
 pub use error::{GemmError, Operand};
 pub use kernel::{ISA_ENV, Isa, VectorTask, active_isa, available_isas, with_vector_isa};
 pub use view::{MatMut, MatRef};
@@ -61,6 +67,7 @@ pub trait Element:
     + Send
     + Sync
     + PartialEq
+    + PartialOrd
     + std::fmt::Debug
     + std::ops::Add<Output = Self>
     + std::ops::Mul<Output = Self>
@@ -194,14 +201,69 @@ pub fn gemm_on<T: Element>(
     a: MatRef<'_, T>,
     b: MatRef<'_, T>,
     beta: T,
-    mut c: MatMut<'_, T>,
+    c: MatMut<'_, T>,
 ) -> Result<(), GemmError> {
-    require_supported(isa, "gemm_on")?;
+    run_checked(isa, "gemm_on", par, alpha, a, b, beta, c, &Epilogue::new())
+}
+
+/// [`gemm_with`], then `epilogue` on every element of `C` (a bias, a ReLU, a ReLU's backward
+/// mask: see [`Epilogue`]), applied to each tile of `C` right after the tile is computed, while
+/// it is still in L1, instead of in a separate pass over `C`. Each element gets exactly the
+/// value that the product followed by those steps would give.
+///
+/// # Errors
+/// As [`gemm_with`], and [`GemmError::EpilogueMismatch`] when the bias or the mask does not fit
+/// `C`.
+pub fn gemm_epilogue<T: Element>(
+    par: Parallelism,
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    beta: T,
+    c: MatMut<'_, T>,
+    epilogue: &Epilogue<'_, T>,
+) -> Result<(), GemmError> {
+    gemm_epilogue_on(active_isa()?, par, alpha, a, b, beta, c, epilogue)
+}
+
+/// [`gemm_epilogue`] on a given instruction set, like [`gemm_on`].
+///
+/// # Errors
+/// As [`gemm_epilogue`]; [`GemmError::UnsupportedIsa`] when this CPU cannot run `isa`.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_epilogue_on<T: Element>(
+    isa: Isa,
+    par: Parallelism,
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    beta: T,
+    c: MatMut<'_, T>,
+    epilogue: &Epilogue<'_, T>,
+) -> Result<(), GemmError> {
+    run_checked(isa, "gemm_epilogue_on", par, alpha, a, b, beta, c, epilogue)
+}
+
+/// Every safe entry point's checks, then the product.
+#[allow(clippy::too_many_arguments)]
+fn run_checked<T: Element>(
+    isa: Isa,
+    origin: &'static str,
+    par: Parallelism,
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    beta: T,
+    mut c: MatMut<'_, T>,
+    epilogue: &Epilogue<'_, T>,
+) -> Result<(), GemmError> {
+    require_supported(isa, origin)?;
     GemmError::check_shapes(
         (a.rows(), a.cols()),
         (b.rows(), b.cols()),
         (c.rows(), c.cols()),
     )?;
+    let epi = epilogue.raw(c.rows(), c.cols())?;
     let (m, k, n) = (a.rows(), a.cols(), b.cols());
     let problem = driver::Problem {
         m,
@@ -218,10 +280,12 @@ pub fn gemm_on<T: Element>(
         c: c.origin_mut(),
         rsc: c.row_stride(),
         csc: c.col_stride(),
+        epi,
     };
     // SAFETY: the views were bounds-checked when built and borrow their slices for this call
-    // (so C, borrowed mutably, cannot overlap A or B); `MatMut` guarantees its elements do not
-    // alias; the shapes agree and the ISA is supported (checked above).
+    // (so C, borrowed mutably, cannot overlap A, B or the epilogue's bias and mask); `MatMut`
+    // guarantees its elements do not alias; the shapes agree (the epilogue's too) and the ISA
+    // is supported (checked above).
     unsafe { driver::run_isa(isa, &problem, par) };
     Ok(())
 }
@@ -278,6 +342,7 @@ pub unsafe fn sgemm(
         c,
         rsc,
         csc,
+        epi: None,
     };
     // SAFETY: the caller upholds the pointer contract documented above.
     unsafe { driver::run(&problem, Parallelism::Auto) }
@@ -321,6 +386,7 @@ pub unsafe fn dgemm(
         c,
         rsc,
         csc,
+        epi: None,
     };
     // SAFETY: the caller upholds the pointer contract documented above.
     unsafe { driver::run(&problem, Parallelism::Auto) }

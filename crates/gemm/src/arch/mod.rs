@@ -66,6 +66,31 @@ macro_rules! isa_kernels {
                 }
             }
             #[inline]
+            unsafe fn finish(
+                c: *mut $t,
+                rsc: isize,
+                csc: isize,
+                m: usize,
+                n: usize,
+                e: &$crate::epilogue::RawEpilogue<$t>,
+            ) {
+                #[$attr]
+                unsafe fn finish_isa(
+                    c: *mut $t,
+                    rsc: isize,
+                    csc: isize,
+                    m: usize,
+                    n: usize,
+                    e: &$crate::epilogue::RawEpilogue<$t>,
+                ) {
+                    // SAFETY: compiled for the ISA, which the caller checked; the block's
+                    // contract is forwarded unchanged.
+                    unsafe { $crate::epilogue::finish_block::<$t>(c, rsc, csc, m, n, e) }
+                }
+                // SAFETY: `MicroKernel::finish`'s contract requires the CPU to support the ISA.
+                unsafe { finish_isa(c, rsc, csc, m, n, e) }
+            }
+            #[inline]
             unsafe fn pack(
                 outer: usize,
                 kc: usize,

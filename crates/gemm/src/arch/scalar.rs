@@ -58,6 +58,14 @@ macro_rules! scalar_simd {
                 a + b
             }
             #[inline(always)]
+            unsafe fn relu(x: $t) -> $t {
+                if x <= 0.0 { 0.0 } else { x }
+            }
+            #[inline(always)]
+            unsafe fn keep_where_positive(x: $t, a: $t) -> $t {
+                if a > 0.0 { x } else { 0.0 }
+            }
+            #[inline(always)]
             unsafe fn fold_halves(v: $t) -> $t {
                 v
             }

@@ -25,6 +25,8 @@ super::x86_simd!(
     load_partial_ps,
     store_partial_ps,
     fold = fold_halves_ps,
+    relu = relu_ps,
+    keep = keep_where_positive_ps,
     hsum4 = hsum4_ps
 );
 super::x86_simd!(
@@ -41,7 +43,9 @@ super::x86_simd!(
     _mm256_add_pd,
     load_partial_pd,
     store_partial_pd,
-    fold = fold_halves_pd
+    fold = fold_halves_pd,
+    relu = relu_pd,
+    keep = keep_where_positive_pd
 );
 
 /// Lane `i` plus lane `i + 4`, then `i + 2`, `i + 1`: the fold order of
@@ -143,3 +147,31 @@ super::super::isa_kernels!(Avx2Kernel, Isa::Avx2, #[target_feature(enable = "avx
 super::super::isa_kernels!(Avx2Narrow, Isa::Avx2, #[target_feature(enable = "avx2,fma")], f32 => F32x8, 1 x 12 []; f64 => F64x4, 1 x 12 []);
 // Two rows against up to four columns: 8 accumulators leave room for the 6 loads in 16 registers.
 super::super::isa_dot_kernels!(Avx2Dot, Isa::Avx2, #[target_feature(enable = "avx2,fma")], f32 => F32x8, 2; f64 => F64x4, 2);
+
+/// Lanes at or below zero (ordered: a NaN is not) become `+0`; the rest pass.
+#[inline(always)]
+pub(super) unsafe fn relu_ps(x: __m256) -> __m256 {
+    // SAFETY: register-only AVX operations.
+    unsafe { _mm256_andnot_ps(_mm256_cmp_ps::<_CMP_LE_OQ>(x, _mm256_setzero_ps()), x) }
+}
+
+/// Lanes of `x` where `a` is above zero (ordered: not where it is NaN) pass; the rest are `+0`.
+#[inline(always)]
+pub(super) unsafe fn keep_where_positive_ps(x: __m256, a: __m256) -> __m256 {
+    // SAFETY: register-only AVX operations.
+    unsafe { _mm256_and_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(a, _mm256_setzero_ps()), x) }
+}
+
+/// Lanes at or below zero (ordered: a NaN is not) become `+0`; the rest pass.
+#[inline(always)]
+pub(super) unsafe fn relu_pd(x: __m256d) -> __m256d {
+    // SAFETY: register-only AVX operations.
+    unsafe { _mm256_andnot_pd(_mm256_cmp_pd::<_CMP_LE_OQ>(x, _mm256_setzero_pd()), x) }
+}
+
+/// Lanes of `x` where `a` is above zero (ordered: not where it is NaN) pass; the rest are `+0`.
+#[inline(always)]
+pub(super) unsafe fn keep_where_positive_pd(x: __m256d, a: __m256d) -> __m256d {
+    // SAFETY: register-only AVX operations.
+    unsafe { _mm256_and_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(a, _mm256_setzero_pd()), x) }
+}

@@ -26,6 +26,8 @@ super::x86_simd!(
     load_partial_ps,
     store_partial_ps,
     fold = fold_halves_ps,
+    relu = relu_ps,
+    keep = keep_where_positive_ps,
     hsum4 = hsum4_ps,
     transpose = transpose16_ps
 );
@@ -43,7 +45,9 @@ super::x86_simd!(
     _mm512_add_pd,
     load_partial_pd,
     store_partial_pd,
-    fold = fold_halves_pd
+    fold = fold_halves_pd,
+    relu = relu_pd,
+    keep = keep_where_positive_pd
 );
 
 /// Lane `i` plus lane `i + 8`, then `i + 4`, `i + 2`, `i + 1`: the fold order of
@@ -197,3 +201,37 @@ super::super::isa_kernels!(Avx512Three, Isa::Avx512, #[target_feature(enable = "
 super::super::isa_kernels!(Avx512Narrow, Isa::Avx512, #[target_feature(enable = "avx512f,fma")], f32 => F32x16, 1 x 24 []; f64 => F64x8, 1 x 24 []);
 // Four rows against up to four columns: 16 accumulators, 8 loads in flight.
 super::super::isa_dot_kernels!(Avx512Dot, Isa::Avx512, #[target_feature(enable = "avx512f,fma")], f32 => F32x16, 4; f64 => F64x8, 4);
+
+/// Lanes at or below zero (ordered: a NaN is not) become `+0`; the rest pass.
+#[inline(always)]
+unsafe fn relu_ps(x: __m512) -> __m512 {
+    // SAFETY: register-only AVX-512F operations.
+    unsafe {
+        let zero = _mm512_setzero_ps();
+        _mm512_mask_mov_ps(x, _mm512_cmp_ps_mask::<_CMP_LE_OQ>(x, zero), zero)
+    }
+}
+
+/// Lanes of `x` where `a` is above zero (ordered: not where it is NaN) pass; the rest are `+0`.
+#[inline(always)]
+unsafe fn keep_where_positive_ps(x: __m512, a: __m512) -> __m512 {
+    // SAFETY: register-only AVX-512F operations.
+    unsafe { _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(a, _mm512_setzero_ps()), x) }
+}
+
+/// Lanes at or below zero (ordered: a NaN is not) become `+0`; the rest pass.
+#[inline(always)]
+unsafe fn relu_pd(x: __m512d) -> __m512d {
+    // SAFETY: register-only AVX-512F operations.
+    unsafe {
+        let zero = _mm512_setzero_pd();
+        _mm512_mask_mov_pd(x, _mm512_cmp_pd_mask::<_CMP_LE_OQ>(x, zero), zero)
+    }
+}
+
+/// Lanes of `x` where `a` is above zero (ordered: not where it is NaN) pass; the rest are `+0`.
+#[inline(always)]
+unsafe fn keep_where_positive_pd(x: __m512d, a: __m512d) -> __m512d {
+    // SAFETY: register-only AVX-512F operations.
+    unsafe { _mm512_maskz_mov_pd(_mm512_cmp_pd_mask::<_CMP_GT_OQ>(a, _mm512_setzero_pd()), x) }
+}

@@ -7,7 +7,7 @@ pub(crate) mod vector_isa;
 
 /// Implements [`Simd`](crate::kernel::Simd) for one register type from its intrinsics.
 macro_rules! x86_simd {
-    ($name:ident, $t:ty, $v:ty, $lanes:literal, $zero:ident, $set1:ident, $load:ident, $store:ident, $fma:ident, $mul:ident, $add:ident, $loadp:ident, $storep:ident, fold = $fold:ident $(, hsum4 = $hsum4:ident)? $(, transpose = $transpose:ident)?) => {
+    ($name:ident, $t:ty, $v:ty, $lanes:literal, $zero:ident, $set1:ident, $load:ident, $store:ident, $fma:ident, $mul:ident, $add:ident, $loadp:ident, $storep:ident, fold = $fold:ident, relu = $relu:ident, keep = $keep:ident $(, hsum4 = $hsum4:ident)? $(, transpose = $transpose:ident)?) => {
         impl $crate::kernel::Simd for $name {
             type E = $t;
             type V = $v;
@@ -63,6 +63,16 @@ macro_rules! x86_simd {
             unsafe fn add(a: $v, b: $v) -> $v {
                 // SAFETY: only reached from functions compiled with this ISA's features.
                 unsafe { $add(a, b) }
+            }
+            #[inline(always)]
+            unsafe fn relu(x: $v) -> $v {
+                // SAFETY: only reached from functions compiled with this ISA's features.
+                unsafe { $relu(x) }
+            }
+            #[inline(always)]
+            unsafe fn keep_where_positive(x: $v, a: $v) -> $v {
+                // SAFETY: only reached from functions compiled with this ISA's features.
+                unsafe { $keep(x, a) }
             }
             #[inline(always)]
             unsafe fn fold_halves(v: $v) -> $t {
