@@ -18,7 +18,8 @@
 //! ```
 
 use depthlab_gemm::{
-    MIN_PARALLEL_MACS, MatMut, MatRef, Parallelism, VectorTask, gemm_with, with_vector_isa,
+    BiasAlong, Epilogue, MIN_PARALLEL_MACS, MatMut, MatRef, Parallelism, VectorTask, gemm_epilogue,
+    gemm_with, with_vector_isa,
 };
 
 use crate::activation::{
@@ -259,6 +260,28 @@ pub(crate) fn affine<T: Float>(
     Ok(())
 }
 
+/// `a ← x·Wᵀ + b`, then ReLU when `relu`, in one product: the GEMM's epilogue adds the bias
+/// and applies the ReLU to each tile while it is in L1, instead of a pass over `z` afterwards.
+/// Gives exactly [`affine`] followed by [`bias_activation`] with identity or ReLU.
+pub(crate) fn affine_activated<T: Float>(
+    par: Parallelism,
+    x: MatRef<'_, T>,
+    w: &Matrix<T>,
+    bias: Option<&[T]>,
+    relu: bool,
+    post: MatMut<'_, T>,
+) -> Result<(), NnError> {
+    let mut epi = Epilogue::new();
+    if let Some(b) = bias {
+        epi = epi.bias(b, BiasAlong::Columns);
+    }
+    if relu {
+        epi = epi.relu();
+    }
+    gemm_epilogue(par, T::ONE, x, w.view().t(), T::ZERO, post, &epi)?;
+    Ok(())
+}
+
 /// `dx ← dz·W` (batch × in; feature-major `dz` and `dx` are column-major views).
 pub(crate) fn input_grad<T: Float>(
     par: Parallelism,
@@ -267,6 +290,21 @@ pub(crate) fn input_grad<T: Float>(
     dx: MatMut<'_, T>,
 ) -> Result<(), NnError> {
     gemm_with(par, T::ONE, dz, w.view(), T::ZERO, dx)?;
+    Ok(())
+}
+
+/// `dx ← (dz·W) ⊙ [a > 0]`: [`input_grad`] through a ReLU whose output `a` (laid out like
+/// `dx`) is known, the mask applied by the GEMM's epilogue tile by tile. Gives exactly
+/// [`input_grad`] followed by the ReLU's [`activation_backward`] (without its bias sums).
+pub(crate) fn input_grad_relu<T: Float>(
+    par: Parallelism,
+    dz: MatRef<'_, T>,
+    w: &Matrix<T>,
+    a: MatRef<'_, T>,
+    dx: MatMut<'_, T>,
+) -> Result<(), NnError> {
+    let epi = Epilogue::new().relu_mask(a);
+    gemm_epilogue(par, T::ONE, dz, w.view(), T::ZERO, dx, &epi)?;
     Ok(())
 }
 

@@ -16,8 +16,8 @@ use crate::activation::Activation;
 use crate::error::{NnError, shape2};
 use crate::float::Float;
 use crate::linear::{
-    Linear, activation_backward, affine, bias_activation, bias_activation_features, column_sums,
-    input_grad, par_for, weight_grad,
+    Linear, activation_backward, affine, affine_activated, bias_activation,
+    bias_activation_features, column_sums, input_grad, input_grad_relu, par_for, weight_grad,
 };
 use crate::loss::{BatchTargets, Loss, predicted_class};
 use crate::matrix::{Matrix, fits_in_memory};
@@ -71,6 +71,34 @@ fn on_warm_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
         },
     );
     result
+}
+
+/// `δ_{l-1} ← δ_l·W_l` into `prev.delta` (the layer below's buffers), through the ReLU's mask
+/// `[a_{l-1} > 0]` in the product's epilogue when `relu_mask`.
+fn delta_through<T: Float>(
+    par: depthlab_gemm::Parallelism,
+    fm: bool,
+    relu_mask: bool,
+    rows: usize,
+    dz: MatRef<'_, T>,
+    w: &Matrix<T>,
+    prev: &mut LayerBuffers<T>,
+) -> Result<(), NnError> {
+    let n = w.cols();
+    let dx = if fm {
+        MatMut::col_major(prev.delta.as_mut_slice(), rows, n)?
+    } else {
+        prev.delta.view_mut()
+    };
+    if !relu_mask {
+        return input_grad(par, dz, w, dx);
+    }
+    let a = if fm {
+        MatRef::col_major(prev.post.as_slice(), rows, n)?
+    } else {
+        prev.post.view()
+    };
+    input_grad_relu(par, dz, w, a, dx)
 }
 
 /// Whether a pass over `rows` rows keeps hidden layers feature-major (forward and backward
@@ -198,6 +226,7 @@ pub struct Trainer<T = f32> {
     bias: bool,
     layers: Vec<LayerBuffers<T>>,
     fuse_sgd: bool,
+    fuse_epilogue: bool,
     weight_grads_kept: bool,
 }
 
@@ -279,6 +308,7 @@ impl<T: Float> Trainer<T> {
             bias: cfg.bias,
             layers,
             fuse_sgd: true,
+            fuse_epilogue: true,
             weight_grads_kept: false,
         })
     }
@@ -387,6 +417,8 @@ impl<T: Float> Trainer<T> {
     fn forward(&mut self, model: &Mlp<T>, x: &[T], rows: usize) -> Result<(), NnError> {
         let last = self.layers.len() - 1;
         let input_dim = self.dims[0].0;
+        let fused = self.fuses_activation(rows);
+        let relu = self.activation == Activation::Relu;
         for (l, layer) in model.layers().iter().enumerate() {
             let (before, rest) = self.layers.split_at_mut(l);
             let buf = &mut rest[0];
@@ -411,13 +443,24 @@ impl<T: Float> Trainer<T> {
                     n,
                 );
             } else {
+                buf.post.set_rows(rows);
+                if fused {
+                    // Bias and activation in the product's epilogue, straight into `post`
+                    // (neither ReLU nor identity needs `z` later).
+                    let post = if fm {
+                        MatMut::col_major(buf.post.as_mut_slice(), rows, n)?
+                    } else {
+                        buf.post.view_mut()
+                    };
+                    affine_activated(par, input, layer.weight(), layer.bias(), relu, post)?;
+                    continue;
+                }
                 let pre = if fm {
                     MatMut::col_major(buf.pre.as_mut_slice(), rows, n)?
                 } else {
                     buf.pre.view_mut()
                 };
                 affine(par, input, layer.weight(), pre)?;
-                buf.post.set_rows(rows);
                 let (pre, post) = (buf.pre.as_mut_slice(), buf.post.as_mut_slice());
                 if fm {
                     bias_activation_features(self.activation, layer.bias(), pre, post, rows);
@@ -521,18 +564,17 @@ impl<T: Float> Trainer<T> {
         // and each product is computed the same way whether they run side by side or one after
         // the other, so the thread count never changes a bit.
         let fm = features_major(rows);
+        // With the ReLU's mask in the epilogue of the product that forms each `δ_{l-1}`, the
+        // activation derivative below has only the bias sums left to do.
+        let fuse_mask = self.fuses_relu_mask(rows);
+        let act_after = if fuse_mask { Activation::Identity } else { act };
         if last > 0 {
             let (before, rest) = self.layers.split_at_mut(last);
             let prev = &mut before[last - 1];
             prev.delta.set_rows(rows);
             let w = model.layers()[last].weight();
             let par = par_for(rows, w.rows(), w.cols());
-            let dx = if fm {
-                MatMut::col_major(prev.delta.as_mut_slice(), rows, w.cols())?
-            } else {
-                prev.delta.view_mut()
-            };
-            input_grad(par, rest[0].delta.view(), w, dx)?;
+            delta_through(par, fm, fuse_mask, rows, rest[0].delta.view(), w, prev)?;
         }
         let bias = self.bias;
         for l in (0..=last).rev() {
@@ -561,28 +603,23 @@ impl<T: Float> Trainer<T> {
                     } = prev;
                     let post = &*post;
                     // `δ_{l-2}` exists only below the second layer.
-                    let next = lower2
-                        .last_mut()
-                        .map(|b| (&mut b.delta, lower_layers[l - 1].weight()));
+                    let next = lower2.last_mut().map(|b| (b, lower_layers[l - 1].weight()));
                     let next_macs = next.as_ref().map_or(0, |(_, w)| rows * w.rows() * w.cols());
                     let propagate = || -> Result<(), NnError> {
                         let n_prev = delta.cols();
                         let db = bias.then_some(db.as_mut_slice());
                         let (z, a, d) = (pre.as_slice(), post.as_slice(), delta.as_mut_slice());
                         let n = if fm { rows } else { n_prev };
-                        activation_backward(act, z, a, d, db, n, fm);
-                        if let Some((next_delta, w)) = next {
-                            next_delta.set_rows(rows);
+                        activation_backward(act_after, z, a, d, db, n, fm);
+                        if let Some((next, w)) = next {
+                            next.delta.set_rows(rows);
                             let par = par_for(rows, w.rows(), w.cols());
-                            let (dz, dx) = if fm {
-                                (
-                                    MatRef::col_major(delta.as_slice(), rows, n_prev)?,
-                                    MatMut::col_major(next_delta.as_mut_slice(), rows, w.cols())?,
-                                )
+                            let dz = if fm {
+                                MatRef::col_major(delta.as_slice(), rows, n_prev)?
                             } else {
-                                (delta.view(), next_delta.view_mut())
+                                delta.view()
                             };
-                            input_grad(par, dz, w, dx)?;
+                            delta_through(par, fm, fuse_mask, rows, dz, w, next)?;
                         }
                         Ok(())
                     };
@@ -622,6 +659,28 @@ impl<T: Float> Trainer<T> {
             return None;
         }
         self.layers.get(l).map(|b| (&b.dw, b.db.as_slice()))
+    }
+
+    /// Whether hidden layers apply their bias and activation, and the backward pass its ReLU
+    /// mask, inside the GEMM's epilogue (tile by tile, while each tile is in L1: the default)
+    /// rather than in passes of their own over each layer's buffers. Only identity and ReLU
+    /// are fused; the results are the same bits either way.
+    pub fn set_fuse_epilogue(&mut self, fuse: bool) {
+        self.fuse_epilogue = fuse;
+    }
+
+    /// Whether a pass over `rows` rows gets its hidden layers' bias and activation from the
+    /// GEMM's epilogue: feature-major passes only (see [`features_major`]); a shorter batch's
+    /// layers stay in L1, where the separate pass costs less than the epilogue's per-tile calls.
+    fn fuses_activation(&self, rows: usize) -> bool {
+        self.fuse_epilogue
+            && features_major(rows)
+            && matches!(self.activation, Activation::Identity | Activation::Relu)
+    }
+
+    /// Whether a pass over `rows` rows gets its ReLU mask from the GEMM's epilogue.
+    fn fuses_relu_mask(&self, rows: usize) -> bool {
+        self.fuses_activation(rows) && self.activation == Activation::Relu
     }
 
     /// Whether plain SGD (no momentum) updates each weight inside the weight-gradient GEMM

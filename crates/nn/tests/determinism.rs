@@ -1,7 +1,9 @@
-//! Same seed, same weights, bit for bit, with 1 and with 2 threads.
+//! Same seed, same weights, bit for bit, with 1 and with 2 threads, and with the GEMM's
+//! epilogue or separate element-wise passes.
 
 use depthlab_nn::{
-    Matrix, Mlp, MlpConfig, OptimizerConfig, Targets, TrainConfig, TrainData, train,
+    Activation, BatchTargets, Loss, Matrix, Mlp, MlpConfig, OptimizerConfig, Targets, TrainConfig,
+    TrainData, Trainer, train,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -82,6 +84,21 @@ fn run_with(
     }
 }
 
+/// Every weight and bias (when there are biases) of `model`, as bits.
+fn all_bits(model: &Mlp) -> Vec<u32> {
+    model
+        .layers()
+        .iter()
+        .flat_map(|l| {
+            l.weight()
+                .as_slice()
+                .iter()
+                .chain(l.bias().unwrap_or(&[]))
+                .map(|v| v.to_bits())
+        })
+        .collect()
+}
+
 fn bits(model: &Mlp) -> Vec<u32> {
     model
         .layers()
@@ -154,6 +171,51 @@ fn same_seed_gives_same_initial_weights_and_different_seeds_differ() {
     for (la, lb) in a.layers().iter().zip(b.layers()) {
         for (x, y) in la.weight().as_slice().iter().zip(lb.weight().as_slice()) {
             assert_eq!(*x, *y as f32);
+        }
+    }
+}
+
+#[test]
+fn the_gemm_epilogue_gives_the_same_bits_as_separate_passes() {
+    // Bias and ReLU (or identity) in the forward product's epilogue, and the ReLU's mask in the
+    // backward product's, must change nothing against the separate passes: on feature-major
+    // batches (64 rows and more) and batch-major ones, with and without biases, with the fused
+    // SGD update and with Adam. Tanh is not fused and must be untouched by the switch.
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    for activation in [Activation::Relu, Activation::Identity, Activation::Tanh] {
+        for (rows, bias) in [(96, true), (96, false), (20, true)] {
+            for opt in [OptimizerConfig::sgd(0.05), OptimizerConfig::adam(1e-3)] {
+                let cfg = MlpConfig {
+                    activation,
+                    bias,
+                    ..MlpConfig::new(24, vec![70, 33], 5)
+                };
+                let x = Matrix::from_fn(rows, 24, |_, _| rng.random::<f32>() - 0.5);
+                let labels: Vec<usize> = (0..rows).map(|_| rng.random_range(0..5)).collect();
+                let run = |fuse: bool| {
+                    let mut model = cfg.build(1).unwrap();
+                    let mut trainer =
+                        Trainer::new(&model, rows, Loss::SoftmaxCrossEntropy, opt).unwrap();
+                    trainer.set_fuse_epilogue(fuse);
+                    let losses: Vec<u64> = (0..4)
+                        .map(|_| {
+                            trainer
+                                .step(&mut model, &x, BatchTargets::Classes(&labels))
+                                .unwrap()
+                                .to_bits()
+                        })
+                        .collect();
+                    (losses, all_bits(&model))
+                };
+                let (fused, separate) = (run(true), run(false));
+                let case = format!("{activation:?}, {rows} rows, bias {bias}, {opt:?}");
+                assert_eq!(fused.0, separate.0, "losses differ: {case}");
+                assert!(fused.1 == separate.1, "weights differ: {case}");
+                assert!(
+                    fused.1 != all_bits(&cfg.build(1).unwrap()),
+                    "training did not move the weights: {case}"
+                );
+            }
         }
     }
 }
