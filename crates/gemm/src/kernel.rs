@@ -329,51 +329,48 @@ pub(crate) unsafe fn tile_body<S: Simd, const MV: usize, const NR: usize, const 
         let alpha = S::splat(t.alpha);
         let beta_zero = S::is_zero(t.beta);
         let mr = MV * S::LANES;
-        // An epilogue is applied in registers on the way to a full, column-contiguous tile
-        // (with a mask, if any, whose columns are contiguous too); any other tile is stored
-        // as usual and then runs it over its block of C, still in L1.
-        let epi_after = match t.epi {
-            Some(e) if t.rsc == 1 && t.m_eff == mr && (e.mask.is_null() || e.rsm == 1) => {
-                let plain = beta_zero && S::is_one(t.alpha);
-                let bias_col = !e.bias.is_null() && !e.bias_per_row;
-                // The steps of a network's layers, each with a body as small as the plain
-                // stores' so the loops unroll and `acc` stays in registers: a layer's forward
-                // `relu(z + b)` or `z + b`, and its backward mask. (`acc·1` is `acc` exactly.)
-                if plain && bias_col && e.mask.is_null() {
-                    for j in 0..NR {
-                        if j < t.n_eff {
-                            let cj = t.c.offset(j as isize * t.csc);
-                            let b = S::splat(*e.bias.add(j));
-                            for v in 0..MV {
-                                let z = S::add(acc[j][v], b);
-                                S::store(cj.add(v * S::LANES), if e.relu { S::relu(z) } else { z });
-                            }
+        // A network layer's epilogue on the widest tile, full and column-contiguous, is
+        // applied in registers on the way out: the forward `relu(z + b)` (or `z + b`) and the
+        // backward mask, each with a body as small as the plain stores' so the loops unroll
+        // and `acc` stays in registers (`acc·1` is `acc` exactly). Any other tile is stored as
+        // usual and runs the epilogue over its block after, still in L1. Only the widest body
+        // carries the register path: in the 32×12 body the same code cost the k loop its
+        // registers (`wgrad` 111 → 40 GFLOP/s, with no epilogue asked for).
+        if let Some(e) = &t.epi
+            && MV == 4
+            && NR == 6
+            && t.rsc == 1
+            && t.m_eff == mr
+            && beta_zero
+            && S::is_one(t.alpha)
+        {
+            if !e.bias.is_null() && !e.bias_per_row && e.mask.is_null() {
+                for j in 0..NR {
+                    if j < t.n_eff {
+                        let cj = t.c.offset(j as isize * t.csc);
+                        let b = S::splat(*e.bias.add(j));
+                        for v in 0..MV {
+                            let z = S::add(acc[j][v], b);
+                            S::store(cj.add(v * S::LANES), if e.relu { S::relu(z) } else { z });
                         }
                     }
-                } else if plain && e.bias.is_null() && !e.relu && !e.mask.is_null() {
-                    for j in 0..NR {
-                        if j < t.n_eff {
-                            let cj = t.c.offset(j as isize * t.csc);
-                            let mj = e.mask.offset(j as isize * e.csm);
-                            for v in 0..MV {
-                                let a = S::load(mj.add(v * S::LANES));
-                                S::store(
-                                    cj.add(v * S::LANES),
-                                    S::keep_where_positive(acc[j][v], a),
-                                );
-                            }
-                        }
-                    }
-                } else {
-                    // Any other combination: on a copy, as on the edge paths below (a
-                    // reference to `acc` itself would keep it on the stack through the k loop).
-                    let acc = std::hint::black_box(acc);
-                    store_with_epilogue::<S, MV, NR>(t, &acc, &e);
                 }
                 return;
             }
-            e => e,
-        };
+            if e.bias.is_null() && !e.relu && !e.mask.is_null() && e.rsm == 1 {
+                for j in 0..NR {
+                    if j < t.n_eff {
+                        let cj = t.c.offset(j as isize * t.csc);
+                        let mj = e.mask.offset(j as isize * e.csm);
+                        for v in 0..MV {
+                            let a = S::load(mj.add(v * S::LANES));
+                            S::store(cj.add(v * S::LANES), S::keep_where_positive(acc[j][v], a));
+                        }
+                    }
+                }
+                return;
+            }
+        }
         if t.rsc == 1 && t.m_eff == mr {
             // Full-height tile, columns contiguous in C. Each loop body is kept tiny and the
             // trip counts are the constants NR and MV, so LLVM unrolls them completely and the
@@ -468,70 +465,8 @@ pub(crate) unsafe fn tile_body<S: Simd, const MV: usize, const NR: usize, const 
                 }
             }
         }
-        if let Some(e) = &epi_after {
+        if let Some(e) = &t.epi {
             finish_block(t.c, t.rsc, t.csc, t.m_eff, t.n_eff.min(NR), e);
-        }
-    }
-}
-
-/// Stores a full, column-contiguous tile with its epilogue applied in registers: each value
-/// is formed exactly as the plain store forms it (`α·acc`, or `α·acc + β·c`), then gets the
-/// bias, the ReLU and the mask before it is written, so C is written once.
-///
-/// # Safety
-/// As [`tile_body`], with `t.rsc == 1`, `t.m_eff == MV · LANES`, and `e` placed at the tile
-/// with a mask (if any) whose columns are contiguous.
-#[allow(clippy::needless_range_loop)]
-#[inline(always)]
-unsafe fn store_with_epilogue<S: Simd, const MV: usize, const NR: usize>(
-    t: &Tile<S::E>,
-    acc: &[[S::V; MV]; NR],
-    e: &RawEpilogue<S::E>,
-) {
-    // SAFETY: (whole body) the tile's MV·LANES rows of its first n_eff columns are inside C,
-    // the bias holds a value for each of them (per row) or each column (per column), and the
-    // mask has the tile's shape with unit row stride; the caller vouches for all of it.
-    unsafe {
-        let alpha = S::splat(t.alpha);
-        let beta = S::splat(t.beta);
-        let beta_zero = S::is_zero(t.beta);
-        let has_bias = !e.bias.is_null();
-        let has_mask = !e.mask.is_null();
-        for j in 0..NR {
-            if j >= t.n_eff {
-                continue;
-            }
-            let cj = t.c.offset(j as isize * t.csc);
-            let bias_j = if has_bias && !e.bias_per_row {
-                S::splat(*e.bias.add(j))
-            } else {
-                S::zero()
-            };
-            let mj = e.mask.wrapping_offset(j as isize * e.csm);
-            for v in 0..MV {
-                let p = cj.add(v * S::LANES);
-                // x·1 and c·1 are exact, so these are the plain store's bits whatever α and β.
-                let mut out = if beta_zero {
-                    S::mul(acc[j][v], alpha)
-                } else {
-                    S::fma(acc[j][v], alpha, S::mul(S::load(p), beta))
-                };
-                if has_bias {
-                    let b = if e.bias_per_row {
-                        S::load(e.bias.add(v * S::LANES))
-                    } else {
-                        bias_j
-                    };
-                    out = S::add(out, b);
-                }
-                if e.relu {
-                    out = S::relu(out);
-                }
-                if has_mask {
-                    out = S::keep_where_positive(out, S::load(mj.add(v * S::LANES)));
-                }
-                S::store(p, out);
-            }
         }
     }
 }
