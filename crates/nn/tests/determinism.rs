@@ -99,20 +99,6 @@ fn all_bits(model: &Mlp) -> Vec<u32> {
         .collect()
 }
 
-fn bits(model: &Mlp) -> Vec<u32> {
-    model
-        .layers()
-        .iter()
-        .flat_map(|l| {
-            l.weight()
-                .as_slice()
-                .iter()
-                .chain(l.bias().unwrap())
-                .map(|v| v.to_bits())
-        })
-        .collect()
-}
-
 #[test]
 fn training_is_bit_identical_across_runs_and_thread_counts() {
     let data = data();
@@ -120,10 +106,10 @@ fn training_is_bit_identical_across_runs_and_thread_counts() {
     let (m1b, h1b) = run(1, &data);
     let (m2a, h2a) = run(2, &data);
     let (m2b, h2b) = run(2, &data);
-    let reference = bits(&m1a);
+    let reference = all_bits(&m1a);
     assert_ne!(
         reference,
-        bits(&MlpConfig::new(64, vec![WIDTH, WIDTH], 10).build(3).unwrap())
+        all_bits(&MlpConfig::new(64, vec![WIDTH, WIDTH], 10).build(3).unwrap())
     );
     for (name, m) in [
         ("1 thread again", &m1b),
@@ -131,7 +117,7 @@ fn training_is_bit_identical_across_runs_and_thread_counts() {
         ("2 threads again", &m2b),
     ] {
         assert!(
-            bits(m) == reference,
+            all_bits(m) == reference,
             "{name}: weights differ from the 1-thread run"
         );
     }
@@ -153,9 +139,9 @@ fn plain_sgd_with_fused_updates_is_bit_identical_inside_and_outside_the_pool() {
     let (one, h_one) = run_with(Some(1), sgd, &hidden, &data);
     let (two, h_two) = run_with(Some(2), sgd, &hidden, &data);
     let (outside, h_outside) = run_with(None, sgd, &hidden, &data);
-    let reference = bits(&one);
-    assert!(bits(&two) == reference, "2 threads differ from 1");
-    assert!(bits(&outside) == reference, "outside the pool differs");
+    let reference = all_bits(&one);
+    assert!(all_bits(&two) == reference, "2 threads differ from 1");
+    assert!(all_bits(&outside) == reference, "outside the pool differs");
     assert_eq!(h_one, h_two);
     assert_eq!(h_one, h_outside);
     assert!(h_one.iter().all(|l| l.is_finite()));
