@@ -1,9 +1,10 @@
 //! Element-wise steps applied to `C` as the product writes it: a bias, then a ReLU, then a
-//! ReLU's backward mask (what oneDNN calls post-ops and cuBLASLt epilogues). A full tile with
-//! contiguous columns gets them in registers on its way out (see `tile_body`); any other tile
-//! runs [`finish_block`] over its block right after storing it, while it is in L1. A layer's
-//! forward pass `relu(X·Wᵀ + b)` and its backward `(δ·W) ⊙ [a > 0]` then cost no pass of their
-//! own over buffers that have left L1.
+//! ReLU's backward mask (what oneDNN calls post-ops and cuBLASLt epilogues). On the widest
+//! tile, full with contiguous columns, a layer's two usual combinations (bias then optional
+//! ReLU; the mask alone) are applied in registers on the way out (see `tile_body`); any other
+//! tile or combination runs [`finish_block`] over its block right after the store, while it
+//! is in L1. A layer's forward pass `relu(X·Wᵀ + b)` and its backward `(δ·W) ⊙ [a > 0]` then
+//! cost no pass of their own over buffers that have left L1.
 
 use crate::Element;
 use crate::error::GemmError;
