@@ -141,9 +141,11 @@ pub struct RawEpilogue<T> {
     pub bias: *const T,
     /// `bias[i]` per row (else `bias[j]` per column).
     pub bias_per_row: bool,
+    /// Whether the ReLU runs after the bias.
     pub relu: bool,
     /// The mask's element (0, 0), or null for none.
     pub mask: *const T,
+    /// The mask's row and column strides.
     pub rsm: isize,
     pub csm: isize,
 }
@@ -210,16 +212,7 @@ pub(crate) unsafe fn finish_block<T: Element>(
             let cj = c.offset(j as isize * csc);
             let bias_col = (!e.bias.is_null() && !e.bias_per_row).then(|| *e.bias.add(j));
             let mj = e.mask.wrapping_offset(j as isize * e.csm);
-            if rsc == 1 && e.mask.is_null() && e.relu && (bias_rows.is_some() || bias_col.is_some())
-            {
-                // A layer's forward step, `relu(c + b)`: one pass over the column.
-                let col = std::slice::from_raw_parts_mut(cj, m);
-                if let Some(b) = bias_rows {
-                    col.iter_mut().zip(b).for_each(|(x, &b)| *x = relu(*x + b));
-                } else if let Some(b) = bias_col {
-                    col.iter_mut().for_each(|x| *x = relu(*x + b));
-                }
-            } else if rsc == 1 {
+            if rsc == 1 {
                 // One column, contiguous: a few short passes the compiler vectorises.
                 let col = std::slice::from_raw_parts_mut(cj, m);
                 if let Some(b) = bias_rows {
