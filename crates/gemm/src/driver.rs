@@ -52,6 +52,18 @@ const A_IN_PLACE_MAX_PANELS: usize = 16;
 /// speed.)
 const A_IN_PLACE_MAX_SPAN: usize = 512 << 10;
 
+/// A packed A panel feeds at most this many B panels (n up to 6·NR) before the next A panel
+/// is packed: the block is then packed and used one A panel at a time instead of MC rows at
+/// once. Each packed panel serves only these few tiles, so the copy is the larger part of the
+/// work, and a whole MC block (64–256 KiB at k 64–128, say) would have left L1, or with a deep
+/// k L2, before its tiles read it back. 1 thread, interleaved in one process, with A packed
+/// (transposed unless noted): a feature-major batch's output-layer update `W₃ += δ₃ᵀ·a₂`
+/// (10×256×64, W2's `U3`) 0.57–0.74× the time, at batch 128 (10×512×128) 0.86–0.90×;
+/// 512×12×64 0.86–0.88×, 768×24×64 0.85–0.86×, 768×36×64 0.92–0.93×, 1024×30×128
+/// 0.96–0.97×, 512×10×1024 0.83–0.86×, 1024×10×1024 with A column-major 0.81×; 1024×10×256
+/// 0.99–1.02× and 1024×42×256 1.00×. At 8 and 16 B panels (1024×48×256, 1024×96×256) it gained nothing.
+const FEW_B_PANELS: usize = 6;
+
 /// B with rows contiguous is read in place (not packed) only when it feeds at most this many
 /// MR-tall panels.
 const B_IN_PLACE_MAX_PANELS: usize = 4;
@@ -422,13 +434,18 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
                     1
                 };
                 let tasks = m_parts * n_splits;
+                let mc = if !a_in_place && panels <= FEW_B_PANELS {
+                    mr
+                } else {
+                    blk.mc
+                };
                 let run_task = |t: usize| {
                     let (mp, ns) = (t / n_splits, t % n_splits);
                     let (q0, q1) = (m_panels * mp / m_parts, m_panels * (mp + 1) / m_parts);
                     let (r0, r1) = (q0 * mr, (q1 * mr).min(p.m));
                     let (j0, j1) = (panels * ns / n_splits, panels * (ns + 1) / n_splits);
-                    for ic in (r0..r1).step_by(blk.mc) {
-                        let mcb = blk.mc.min(r1 - ic);
+                    for ic in (r0..r1).step_by(mc) {
+                        let mcb = mc.min(r1 - ic);
                         // SAFETY: tasks cover disjoint (ic, jr) ranges of C; see `BlockJob::run`.
                         unsafe { job.run::<K>(ic, mcb, j0 * nr, (j1 * nr).min(nc), a_in_place) };
                     }
@@ -870,6 +887,9 @@ mod tests {
             (70, 300, 50),
             (129, 1100, 31),
             (400, 40, 400),
+            // Few B panels: A packed and used one panel at a time, across MC and KC.
+            (300, 70, 10),
+            (300, 1100, 36),
         ];
         for isa in available_isas() {
             for &(m, k, n) in &shapes {
