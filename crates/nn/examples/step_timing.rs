@@ -12,6 +12,11 @@
 //! Each figure is the median over `REPS` timed runs of about 0.3 s (the minimum per-step time
 //! in brackets). `NO_FUSE=1` disables the fused SGD weight update; `ONLY=W2` times one
 //! workload.
+//!
+//! `serve W MODE` (say `serve W2 1`) warms workload `W` up in thread mode `MODE`, prints
+//! `ready`, then answers each line of stdin holding a number of seconds with the samples/s of
+//! a timed run that long; it ends at end of input. `benches/peers/interleaved.py` drives it,
+//! alternating it round by round with a peer in one process.
 
 use std::time::Instant;
 
@@ -34,6 +39,60 @@ fn pool(threads: usize) -> Result<rayon::ThreadPool, NnError> {
         })
 }
 
+/// A workload's model, trainer, batch and labels, set up as every mode times them.
+struct Setup {
+    model: depthlab_nn::Mlp<f32>,
+    trainer: Trainer<f32>,
+    x: Matrix<f32>,
+    labels: Vec<usize>,
+}
+
+impl Setup {
+    fn new(input: usize, hidden: &[usize], output: usize, batch: usize) -> Result<Self, NnError> {
+        let model = MlpConfig::new(input, hidden.to_vec(), output).build(0)?;
+        let mut trainer = Trainer::new(
+            &model,
+            batch,
+            Loss::SoftmaxCrossEntropy,
+            OptimizerConfig::sgd(0.01),
+        )?;
+        trainer.set_fuse_sgd(std::env::var_os("NO_FUSE").is_none());
+        let x = Matrix::from_fn(batch, input, |i, j| ((i * 7 + j * 3) % 17) as f32 / 17.0);
+        let labels: Vec<usize> = (0..batch).map(|i| i % output).collect();
+        Ok(Self {
+            model,
+            trainer,
+            x,
+            labels,
+        })
+    }
+
+    fn step(&mut self) -> Result<(), NnError> {
+        self.trainer
+            .step(
+                &mut self.model,
+                &self.x,
+                BatchTargets::Classes(&self.labels),
+            )
+            .map(|_| ())
+    }
+
+    /// Warms up and returns a step count that takes about 0.1 s.
+    fn calibrate(&mut self) -> Result<usize, NnError> {
+        let mut n = 1usize;
+        loop {
+            let t0 = Instant::now();
+            for _ in 0..n {
+                self.step()?;
+            }
+            if t0.elapsed().as_secs_f64() > 0.1 {
+                return Ok(n);
+            }
+            n *= 2;
+        }
+    }
+}
+
 /// Median and best samples/s of one workload, stepping through `run` (which decides the thread
 /// the step runs on).
 fn measure(
@@ -43,36 +102,15 @@ fn measure(
     batch: usize,
     run: &dyn Fn(&mut Body<'_>) -> Result<(), NnError>,
 ) -> Result<(f64, f64), NnError> {
-    let mut model = MlpConfig::new(input, hidden.to_vec(), output).build(0)?;
-    let mut trainer = Trainer::new(
-        &model,
-        batch,
-        Loss::SoftmaxCrossEntropy,
-        OptimizerConfig::sgd(0.01),
-    )?;
-    trainer.set_fuse_sgd(std::env::var_os("NO_FUSE").is_none());
-    let x = Matrix::from_fn(batch, input, |i, j| ((i * 7 + j * 3) % 17) as f32 / 17.0);
-    let labels: Vec<usize> = (0..batch).map(|i| i % output).collect();
+    let mut setup = Setup::new(input, hidden, output, batch)?;
     let mut per_step: Vec<f64> = Vec::with_capacity(REPS);
     let mut body = || -> Result<(), NnError> {
-        let mut step = || trainer.step(&mut model, &x, BatchTargets::Classes(&labels));
-        // Warm up and find a step count that takes about 0.3 s.
-        let mut n = 1usize;
-        loop {
-            let t0 = Instant::now();
-            for _ in 0..n {
-                step()?;
-            }
-            if t0.elapsed().as_secs_f64() > 0.1 {
-                break;
-            }
-            n *= 2;
-        }
-        n *= 3;
+        // Runs of about 0.3 s.
+        let n = 3 * setup.calibrate()?;
         for _ in 0..REPS {
             let t0 = Instant::now();
             for _ in 0..n {
-                step()?;
+                setup.step()?;
             }
             per_step.push(t0.elapsed().as_secs_f64() / n as f64);
         }
@@ -84,36 +122,95 @@ fn measure(
     Ok((batch as f64 / median, batch as f64 / per_step[0]))
 }
 
-fn main() -> Result<(), NnError> {
-    let modes: Vec<String> = std::env::args().skip(1).collect();
-    let modes = if modes.is_empty() {
-        vec!["1".to_string(), "2".to_string()]
-    } else {
-        modes
+/// Serves timed runs of one workload (see the module docs), on whichever thread calls it.
+fn serve(setup: &mut Setup, batch: usize) -> Result<(), NnError> {
+    use std::io::{BufRead, Write};
+    let n = setup.calibrate()?;
+    // About a second more of warm-up, then timed runs in chunks of about 10 ms.
+    for _ in 0..10 * n {
+        setup.step()?;
+    }
+    let chunk = (n / 10).max(1);
+    let mut out = std::io::stdout().lock();
+    let bad = |value: String, reason: &str| NnError::InvalidValue {
+        field: "serve request (seconds per run, one per line of stdin)".into(),
+        value,
+        reason: reason.into(),
     };
+    let io = |e: std::io::Error| bad("stdin/stdout".into(), &e.to_string());
+    writeln!(out, "ready").map_err(io)?;
+    out.flush().map_err(io)?;
+    for line in std::io::stdin().lock().lines() {
+        let line = line.map_err(io)?;
+        let secs: f64 = match line.trim().parse() {
+            Ok(v) if v > 0.0 && f64::is_finite(v) => v,
+            _ => return Err(bad(line, "expected a positive number of seconds")),
+        };
+        let t0 = Instant::now();
+        let mut steps = 0usize;
+        while t0.elapsed().as_secs_f64() < secs {
+            for _ in 0..chunk {
+                setup.step()?;
+            }
+            steps += chunk;
+        }
+        let rate = (steps * batch) as f64 / t0.elapsed().as_secs_f64();
+        writeln!(out, "{rate:.0}").map_err(io)?;
+        out.flush().map_err(io)?;
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), NnError> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
     let workloads: [(&str, usize, &[usize], usize, usize); 3] = [
         ("W1", 2, &[64, 64, 64], 2, 32),
         ("W2", 64, &[256, 256], 10, 64),
         ("W3", 784, &[512, 512], 10, 128),
     ];
-    let only = std::env::var("ONLY").ok();
     let one = pool(1)?;
     let two = pool(2)?;
     // The bench's global pool: exactly two workers.
     let _ = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build_global();
+    let run = |mode: &str, body: &mut Body<'_>| match mode {
+        "1" => one.install(body),
+        "2i" => two.install(body),
+        _ => body(),
+    };
+    if args.first().map(String::as_str) == Some("serve") {
+        let usage = |what: &str, value: Option<&String>| NnError::InvalidValue {
+            field: format!("serve {what}"),
+            value: value.cloned().unwrap_or_default(),
+            reason: "usage: step_timing serve W1|W2|W3 1|2|2i".into(),
+        };
+        let w = args.get(1);
+        let &(_, input, hidden, output, batch) = workloads
+            .iter()
+            .find(|wl| Some(wl.0) == w.map(String::as_str))
+            .ok_or_else(|| usage("workload", w))?;
+        let mode = args.get(2);
+        if !matches!(mode.map(String::as_str), Some("1" | "2" | "2i")) {
+            return Err(usage("mode", mode));
+        }
+        let mut setup = Setup::new(input, hidden, output, batch)?;
+        return run(mode.map_or("1", String::as_str), &mut || {
+            serve(&mut setup, batch)
+        });
+    }
+    let modes = if args.is_empty() {
+        vec!["1".to_string(), "2".to_string()]
+    } else {
+        args
+    };
+    let only = std::env::var("ONLY").ok();
     for mode in &modes {
         for &(name, input, hidden, output, batch) in &workloads {
             if only.as_ref().is_some_and(|o| o != name) {
                 continue;
             }
-            let run = |body: &mut Body<'_>| match mode.as_str() {
-                "1" => one.install(body),
-                "2i" => two.install(body),
-                _ => body(),
-            };
-            let (median, best) = measure(input, hidden, output, batch, &run)?;
+            let (median, best) = measure(input, hidden, output, batch, &|body| run(mode, body))?;
             println!("{name} mode={mode:<2}: {median:>9.0} samples/s median  ({best:.0} best)");
         }
     }
