@@ -32,32 +32,18 @@ STEP_TIMING = os.path.join(ROOT, "target", "release", "examples", "step_timing")
 
 def jax_epoch_runner(workload):
     """(run(seconds) -> samples/s) for JAX's whole-epoch lax.scan, compiled and warmed up."""
-    import jax
-    import numpy as np
+    from train_peers import jax_scan_epoch
 
-    from common import workload_data
-    from train_peers import _jax_model
-
-    params, step = _jax_model(workload)
-
-    def epoch(p, xs, ys):
-        p, _ = jax.lax.scan(lambda c, b: (step(c, b[0], b[1]), None), p, (xs, ys))
-        return p
-
-    jepoch = jax.jit(epoch, donate_argnums=0)
-    x, y, batch, nb = workload_data(workload)
-    xs = jax.device_put(x.reshape(nb, batch, -1))
-    ys = jax.device_put(y.astype(np.int32).reshape(nb, batch))
-    state = {"p": params}
+    run_epoch, sync, samples, _ = jax_scan_epoch(workload)
 
     def run(seconds):
         t0 = time.perf_counter()
         epochs = 0
         while time.perf_counter() - t0 < seconds:
-            state["p"] = jepoch(state["p"], xs, ys)
-            jax.block_until_ready(state["p"])
+            run_epoch()
+            sync()
             epochs += 1
-        return epochs * nb * batch / (time.perf_counter() - t0)
+        return epochs * samples / (time.perf_counter() - t0)
 
     run(1.0)  # compile and warm up
     return run

@@ -114,7 +114,10 @@ def bench_jax_step(name, threads, reps, min_time):
     return res
 
 
-def bench_jax_scan(name, threads, reps, min_time):
+def jax_scan_epoch(name):
+    """JAX's whole epoch in one jit-compiled lax.scan over the batches: (run_epoch, sync,
+    samples per epoch, params), where run_epoch() starts one epoch, sync() waits for it and
+    params() is the current parameters. Not compiled until the first epoch runs."""
     import jax
 
     params, step = _jax_model(name)
@@ -132,9 +135,13 @@ def bench_jax_scan(name, threads, reps, min_time):
     def run_epoch():
         state["p"] = jepoch(state["p"], xs, ys)
 
-    res = measure(run_epoch, lambda: jax.block_until_ready(state["p"]), nb * batch,
-                  reps, min_time, threads=threads)
-    res["finite"] = _finite(state["p"])
+    return run_epoch, lambda: jax.block_until_ready(state["p"]), nb * batch, lambda: state["p"]
+
+
+def bench_jax_scan(name, threads, reps, min_time):
+    run_epoch, sync, samples, params = jax_scan_epoch(name)
+    res = measure(run_epoch, sync, samples, reps, min_time, threads=threads)
+    res["finite"] = _finite(params())
     return res
 
 

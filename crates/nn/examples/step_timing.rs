@@ -20,7 +20,12 @@
 
 use std::time::Instant;
 
-use depthlab_nn::{BatchTargets, Loss, Matrix, MlpConfig, NnError, OptimizerConfig, Trainer};
+use depthlab_nn::NnError;
+
+#[path = "support/workload.rs"]
+mod workload;
+
+use workload::{Setup, WORKLOADS, Workload, pool};
 
 /// Timed runs per workload and mode.
 const REPS: usize = 9;
@@ -28,81 +33,13 @@ const REPS: usize = 9;
 /// The timed loop, handed to whatever puts it on the right thread.
 type Body<'a> = dyn FnMut() -> Result<(), NnError> + Send + 'a;
 
-fn pool(threads: usize) -> Result<rayon::ThreadPool, NnError> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| NnError::InvalidValue {
-            field: "threads".into(),
-            value: threads.to_string(),
-            reason: e.to_string(),
-        })
-}
-
-/// A workload's model, trainer, batch and labels, set up as every mode times them.
-struct Setup {
-    model: depthlab_nn::Mlp<f32>,
-    trainer: Trainer<f32>,
-    x: Matrix<f32>,
-    labels: Vec<usize>,
-}
-
-impl Setup {
-    fn new(input: usize, hidden: &[usize], output: usize, batch: usize) -> Result<Self, NnError> {
-        let model = MlpConfig::new(input, hidden.to_vec(), output).build(0)?;
-        let mut trainer = Trainer::new(
-            &model,
-            batch,
-            Loss::SoftmaxCrossEntropy,
-            OptimizerConfig::sgd(0.01),
-        )?;
-        trainer.set_fuse_sgd(std::env::var_os("NO_FUSE").is_none());
-        let x = Matrix::from_fn(batch, input, |i, j| ((i * 7 + j * 3) % 17) as f32 / 17.0);
-        let labels: Vec<usize> = (0..batch).map(|i| i % output).collect();
-        Ok(Self {
-            model,
-            trainer,
-            x,
-            labels,
-        })
-    }
-
-    fn step(&mut self) -> Result<(), NnError> {
-        self.trainer
-            .step(
-                &mut self.model,
-                &self.x,
-                BatchTargets::Classes(&self.labels),
-            )
-            .map(|_| ())
-    }
-
-    /// Warms up and returns a step count that takes about 0.1 s.
-    fn calibrate(&mut self) -> Result<usize, NnError> {
-        let mut n = 1usize;
-        loop {
-            let t0 = Instant::now();
-            for _ in 0..n {
-                self.step()?;
-            }
-            if t0.elapsed().as_secs_f64() > 0.1 {
-                return Ok(n);
-            }
-            n *= 2;
-        }
-    }
-}
-
 /// Median and best samples/s of one workload, stepping through `run` (which decides the thread
 /// the step runs on).
 fn measure(
-    input: usize,
-    hidden: &[usize],
-    output: usize,
-    batch: usize,
+    w: &Workload,
     run: &dyn Fn(&mut Body<'_>) -> Result<(), NnError>,
 ) -> Result<(f64, f64), NnError> {
-    let mut setup = Setup::new(input, hidden, output, batch)?;
+    let mut setup = Setup::new(w)?;
     let mut per_step: Vec<f64> = Vec::with_capacity(REPS);
     let mut body = || -> Result<(), NnError> {
         // Runs of about 0.3 s.
@@ -119,11 +56,11 @@ fn measure(
     run(&mut body)?;
     per_step.sort_by(f64::total_cmp);
     let median = per_step[per_step.len() / 2];
-    Ok((batch as f64 / median, batch as f64 / per_step[0]))
+    Ok((w.batch as f64 / median, w.batch as f64 / per_step[0]))
 }
 
 /// Serves timed runs of one workload (see the module docs), on whichever thread calls it.
-fn serve(setup: &mut Setup, batch: usize) -> Result<(), NnError> {
+fn serve(setup: &mut Setup) -> Result<(), NnError> {
     use std::io::{BufRead, Write};
     let n = setup.calibrate()?;
     // About a second more of warm-up, then timed runs in chunks of about 10 ms.
@@ -146,15 +83,7 @@ fn serve(setup: &mut Setup, batch: usize) -> Result<(), NnError> {
             Ok(v) if v > 0.0 && f64::is_finite(v) => v,
             _ => return Err(bad(line, "expected a positive number of seconds")),
         };
-        let t0 = Instant::now();
-        let mut steps = 0usize;
-        while t0.elapsed().as_secs_f64() < secs {
-            for _ in 0..chunk {
-                setup.step()?;
-            }
-            steps += chunk;
-        }
-        let rate = (steps * batch) as f64 / t0.elapsed().as_secs_f64();
+        let rate = setup.run_for(secs, chunk)?;
         writeln!(out, "{rate:.0}").map_err(io)?;
         out.flush().map_err(io)?;
     }
@@ -163,11 +92,6 @@ fn serve(setup: &mut Setup, batch: usize) -> Result<(), NnError> {
 
 fn main() -> Result<(), NnError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let workloads: [(&str, usize, &[usize], usize, usize); 3] = [
-        ("W1", 2, &[64, 64, 64], 2, 32),
-        ("W2", 64, &[256, 256], 10, 64),
-        ("W3", 784, &[512, 512], 10, 128),
-    ];
     let one = pool(1)?;
     let two = pool(2)?;
     // The bench's global pool: exactly two workers.
@@ -186,18 +110,15 @@ fn main() -> Result<(), NnError> {
             reason: "usage: step_timing serve W1|W2|W3 1|2|2i".into(),
         };
         let w = args.get(1);
-        let &(_, input, hidden, output, batch) = workloads
-            .iter()
-            .find(|wl| Some(wl.0) == w.map(String::as_str))
+        let workload = w
+            .and_then(|name| workload::find(name))
             .ok_or_else(|| usage("workload", w))?;
         let mode = args.get(2);
         if !matches!(mode.map(String::as_str), Some("1" | "2" | "2i")) {
             return Err(usage("mode", mode));
         }
-        let mut setup = Setup::new(input, hidden, output, batch)?;
-        return run(mode.map_or("1", String::as_str), &mut || {
-            serve(&mut setup, batch)
-        });
+        let mut setup = Setup::new(workload)?;
+        return run(mode.map_or("1", String::as_str), &mut || serve(&mut setup));
     }
     let modes = if args.is_empty() {
         vec!["1".to_string(), "2".to_string()]
@@ -206,11 +127,12 @@ fn main() -> Result<(), NnError> {
     };
     let only = std::env::var("ONLY").ok();
     for mode in &modes {
-        for &(name, input, hidden, output, batch) in &workloads {
-            if only.as_ref().is_some_and(|o| o != name) {
+        for w in &WORKLOADS {
+            if only.as_ref().is_some_and(|o| o != w.name) {
                 continue;
             }
-            let (median, best) = measure(input, hidden, output, batch, &|body| run(mode, body))?;
+            let (median, best) = measure(w, &|body| run(mode, body))?;
+            let name = w.name;
             println!("{name} mode={mode:<2}: {median:>9.0} samples/s median  ({best:.0} best)");
         }
     }
