@@ -21,39 +21,11 @@ use harness::{criterion, measurement_time};
 
 #[path = "support/harness.rs"]
 mod harness;
+// The W1-W3 table that depthlab-nn's step examples time too.
+#[path = "../crates/nn/examples/support/workload.rs"]
+mod workload;
 
-/// A training workload from ANCHORS.md.
-struct Workload {
-    name: &'static str,
-    input: usize,
-    hidden: &'static [usize],
-    output: usize,
-    batch: usize,
-}
-
-const WORKLOADS: [Workload; 3] = [
-    Workload {
-        name: "W1",
-        input: 2,
-        hidden: &[64, 64, 64],
-        output: 2,
-        batch: 32,
-    },
-    Workload {
-        name: "W2",
-        input: 64,
-        hidden: &[256, 256],
-        output: 10,
-        batch: 64,
-    },
-    Workload {
-        name: "W3",
-        input: 784,
-        hidden: &[512, 512],
-        output: 10,
-        batch: 128,
-    },
-];
+use workload::WORKLOADS;
 
 /// Steps run before timing so buffers, caches and the branch predictor are warm.
 const WARM_UP_STEPS: usize = 20;

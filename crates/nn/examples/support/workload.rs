@@ -1,7 +1,8 @@
 //! The training workloads W1–W3 as the step examples (`step_timing`, `step_profile`)
-//! set them up: the network, plain SGD with softmax cross-entropy, one fixed batch.
+//! set them up: the network, plain SGD with softmax cross-entropy, one fixed batch. The
+//! workspace's `benches/train.rs` takes its workload table from here too.
 
-// Each example includes this file as its own module and uses only part of it.
+// Each includer compiles this file as its own module and uses only part of it.
 #![allow(dead_code)]
 
 use std::time::Instant;
