@@ -362,6 +362,40 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
                     && (kc_max.saturating_mul(b_row_bytes) <= B_IN_PLACE_MAX_SPAN
                         || b_row_bytes < B_IN_PLACE_MAX_ROW_STRIDE));
 
+    let b_ahead = |kc: usize| {
+        // B read in place with rows contiguous but too far apart for L1: prefetched ahead.
+        let far_rows =
+            p.csb.unsigned_abs() == 1 && kc.saturating_mul(b_row_bytes) > B_IN_PLACE_MAX_SPAN;
+        if far_rows {
+            B_PREFETCH_STEPS.wrapping_mul(p.rsb)
+        } else {
+            0
+        }
+    };
+    if threads == 1 && p.m == mr && a_in_place && b_in_place && p.k <= blk.kc && p.n <= blk.nc {
+        // One whole A panel and one block of B, both read where they lie (a tiny square, say):
+        // the tiles straight away. The loops' bookkeeping around them (scratch buffers, the
+        // block job, the task split) was a third of a 16³ product's time.
+        let job = BlockJob {
+            p: *p,
+            pc: 0,
+            kc: p.k,
+            jc: 0,
+            beta: p.beta,
+            b: BSource {
+                ptr: p.b,
+                packed: false,
+                ks: p.rsb,
+                js: p.csb,
+                ahead: b_ahead(p.k),
+            },
+            a_capacity: 0,
+            epi: p.epi,
+            prefetch_c: prefetches_c(p.k, p.m.saturating_mul(p.n).saturating_mul(elem)),
+        };
+        // SAFETY: the whole problem is this one block; its single A panel is read in place.
+        return unsafe { job.tiles::<K>(0, p.m, 0, p.n, p.a, std::ptr::null_mut(), 1, false) };
+    }
     with_b_scratch(|b_scratch| {
         for jc in (0..p.n).step_by(blk.nc) {
             // loop 5
@@ -373,18 +407,12 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
                 let b_block =
                     p.b.wrapping_offset(pc as isize * p.rsb + jc as isize * p.csb);
                 let b_src = if b_in_place {
-                    let far_rows = p.csb.unsigned_abs() == 1
-                        && kc.saturating_mul(b_row_bytes) > B_IN_PLACE_MAX_SPAN;
                     BSource {
                         ptr: b_block,
                         packed: false,
                         ks: p.rsb,
                         js: p.csb,
-                        ahead: if far_rows {
-                            B_PREFETCH_STEPS.wrapping_mul(p.rsb)
-                        } else {
-                            0
-                        },
+                        ahead: b_ahead(kc),
                     }
                 } else {
                     let b_pack: *mut T = b_scratch.get(nc.div_ceil(nr) * nr * kc);
@@ -614,9 +642,25 @@ impl<T: Element> BlockJob<T> {
         let (mr, nr) = (K::MR, K::NR);
         let p = &self.p;
         let kc = self.kc;
+        let a_block =
+            p.a.wrapping_offset(ic as isize * p.rsa + self.pc as isize * p.csa);
+        if a_in_place && mcb.is_multiple_of(mr) {
+            // Every panel is read where it lies: no copy, so no scratch buffer either.
+            // SAFETY: forwarded contract; no tile reads the (null) packed block.
+            return unsafe {
+                self.tiles::<K>(
+                    ic,
+                    mcb,
+                    jr0,
+                    jr1,
+                    a_block,
+                    std::ptr::null_mut(),
+                    mcb / mr,
+                    false,
+                )
+            };
+        }
         with_a_scratch(|a_scratch| {
-            let a_block =
-                p.a.wrapping_offset(ic as isize * p.rsa + self.pc as isize * p.csa);
             // Reserve the largest block at once: a worker's buffer then reaches its final size
             // on first use, whichever blocks it is handed later (steady state allocates nothing).
             let a_pack: *mut T = a_scratch.get((mcb.div_ceil(mr) * mr * kc).max(self.a_capacity));
@@ -645,61 +689,98 @@ impl<T: Element> BlockJob<T> {
                     p.csa,
                     a_pack.add(full_panels * mr * kc),
                 );
-            }
-            for jr in (jr0..jr1).step_by(nr) {
-                // loop 2
-                let n_eff = nr.min(jr1 - jr);
-                let b = self.b.panel(jr, kc);
-                let copying = copy_in_first_column && jr == jr0;
-                for (q, ir) in (0..mcb).step_by(mr).enumerate() {
-                    // loop 1
-                    let panel = a_pack.wrapping_add(q * mr * kc);
-                    let from_a = q < full_panels && (a_in_place || copying);
-                    let (a, a_ks) = if from_a {
-                        (a_block.wrapping_add(ir), p.csa)
-                    } else {
-                        (panel.cast_const(), mr as isize)
-                    };
-                    let tile = Tile {
-                        kc,
-                        alpha: p.alpha,
-                        a,
-                        a_ks,
-                        b,
-                        b_ks: self.b.ks,
-                        b_js: self.b.js,
-                        b_ahead: self.b.ahead,
-                        // Full panels only (a full-width first tile is guaranteed above).
-                        a_pack: if from_a && copying {
-                            panel
-                        } else {
-                            std::ptr::null_mut()
-                        },
-                        prefetch_c: self.prefetch_c,
-                        beta: self.beta,
-                        c: p.c.wrapping_offset(
-                            (ic + ir) as isize * p.rsc + (self.jc + jr) as isize * p.csc,
-                        ),
-                        rsc: p.rsc,
-                        csc: p.csc,
-                        m_eff: mr.min(mcb - ir),
-                        n_eff,
-                        epi: self.epi.map(|e| e.at(ic + ir, self.jc + jr)),
-                    };
-                    // SAFETY: the tile is inside C and owned by this task; A and B slivers are
-                    // valid for kc steps; K's ISA was checked by the dispatcher.
-                    unsafe {
-                        if n_eff < nr {
-                            K::tile_edge(&tile, self.b.packed)
-                        } else if self.b.packed {
-                            K::tile::<true>(&tile)
-                        } else {
-                            K::tile::<false>(&tile)
-                        }
-                    };
-                }
+                self.tiles::<K>(
+                    ic,
+                    mcb,
+                    jr0,
+                    jr1,
+                    a_block,
+                    a_pack,
+                    full_panels,
+                    copy_in_first_column,
+                )
             }
         });
+    }
+
+    /// Loops 2 and 1 over one A block: the first `full_panels` panels read from `a_block` where
+    /// they lie (in the first column only, copied into `a_pack` as they go, when
+    /// `copy_in_first_column`), the rest from `a_pack`.
+    ///
+    /// # Safety
+    /// As [`BlockJob::run`]; `a_pack` holds the block's packed panels from `full_panels` on
+    /// (and room for all of them when `copy_in_first_column`).
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tiles<K: MicroKernel<T>>(
+        &self,
+        ic: usize,
+        mcb: usize,
+        jr0: usize,
+        jr1: usize,
+        a_block: *const T,
+        a_pack: *mut T,
+        full_panels: usize,
+        copy_in_first_column: bool,
+    ) {
+        let (mr, nr) = (K::MR, K::NR);
+        let p = &self.p;
+        let kc = self.kc;
+        for jr in (jr0..jr1).step_by(nr) {
+            // loop 2
+            let n_eff = nr.min(jr1 - jr);
+            let b = self.b.panel(jr, kc);
+            let copying = copy_in_first_column && jr == jr0;
+            for (q, ir) in (0..mcb).step_by(mr).enumerate() {
+                // loop 1
+                let panel = a_pack.wrapping_add(q * mr * kc);
+                let whole = q < full_panels;
+                // Whole panels are read where they lie, in every column unless they are being
+                // copied, and then only while they are (the first column).
+                let from_a = whole && (copying || !copy_in_first_column);
+                let (a, a_ks) = if from_a {
+                    (a_block.wrapping_add(ir), p.csa)
+                } else {
+                    (panel.cast_const(), mr as isize)
+                };
+                let tile = Tile {
+                    kc,
+                    alpha: p.alpha,
+                    a,
+                    a_ks,
+                    b,
+                    b_ks: self.b.ks,
+                    b_js: self.b.js,
+                    b_ahead: self.b.ahead,
+                    // Full panels only (a full-width first tile is guaranteed by the caller).
+                    a_pack: if whole && copying {
+                        panel
+                    } else {
+                        std::ptr::null_mut()
+                    },
+                    prefetch_c: self.prefetch_c,
+                    beta: self.beta,
+                    c: p.c.wrapping_offset(
+                        (ic + ir) as isize * p.rsc + (self.jc + jr) as isize * p.csc,
+                    ),
+                    rsc: p.rsc,
+                    csc: p.csc,
+                    m_eff: mr.min(mcb - ir),
+                    n_eff,
+                    epi: self.epi.map(|e| e.at(ic + ir, self.jc + jr)),
+                };
+                // SAFETY: the tile is inside C and owned by this task; A and B slivers are
+                // valid for kc steps; K's ISA was checked by the dispatcher.
+                unsafe {
+                    if n_eff < nr {
+                        K::tile_edge(&tile, self.b.packed)
+                    } else if self.b.packed {
+                        K::tile::<true>(&tile)
+                    } else {
+                        K::tile::<false>(&tile)
+                    }
+                };
+            }
+        }
     }
 }
 
