@@ -15,7 +15,8 @@ use rayon::ThreadPoolBuilder;
 
 /// Products big enough to be threaded, each stressing a different split: square, the MLP
 /// forward layer 128×784×512, few rows (the n panels are split), few columns with row-major C
-/// (the driver swaps m and n), a one-register-tall product, β ≠ 0, and padded/negative
+/// (the driver swaps m and n), a one-register-tall product, a packed A feeding two B panels,
+/// β ≠ 0, and padded/negative
 /// strides.
 fn cases() -> Vec<Spec> {
     let row = |m, k, n| Spec::dense(m, k, n);
@@ -35,6 +36,12 @@ fn cases() -> Vec<Spec> {
         // Row-major C with n = 10: the driver swaps, so m = 10 takes the one-register kernel
         // with B read in place, and only the n panels can be split.
         row(3000, 300, 10),
+        // The same with C column-major, so m stays 3000: A is packed (transposed) for only two
+        // B panels, one A panel at a time, and the threads split those row blocks.
+        Spec {
+            c: Layout::COL,
+            ..row(3000, 300, 10)
+        },
         // X·Wᵀ with n = 10: both operands run along k, so the dot-product path takes it and
         // splits the row groups.
         Spec {
