@@ -16,8 +16,7 @@ use rayon::ThreadPoolBuilder;
 /// Products big enough to be threaded, each stressing a different split: square, the MLP
 /// forward layer 128×784×512, few rows (the n panels are split), few columns with row-major C
 /// (the driver swaps m and n), a one-register-tall product, a packed A feeding two B panels,
-/// β ≠ 0, and padded/negative
-/// strides.
+/// β ≠ 0, and padded/negative strides.
 fn cases() -> Vec<Spec> {
     let row = |m, k, n| Spec::dense(m, k, n);
     vec![
