@@ -61,7 +61,8 @@ const A_IN_PLACE_MAX_SPAN: usize = 512 << 10;
 /// (10×256×64, W2's `U3`) 0.57–0.74× the time, at batch 128 (10×512×128) 0.86–0.90×;
 /// 512×12×64 0.86–0.88×, 768×24×64 0.85–0.86×, 768×36×64 0.92–0.93×, 1024×30×128
 /// 0.96–0.97×, 512×10×1024 0.83–0.86×, 1024×10×1024 with A column-major 0.81×; 1024×10×256
-/// 0.99–1.02× and 1024×42×256 1.00×. At 8 and 16 B panels (1024×48×256, 1024×96×256) it gained nothing.
+/// 0.99–1.02× and 1024×42×256 1.00×. At 8 and 16 B panels (1024×48×256, 1024×96×256) it
+/// gained nothing.
 const FEW_B_PANELS: usize = 6;
 
 /// B with rows contiguous is read in place (not packed) only when it feeds at most this many
