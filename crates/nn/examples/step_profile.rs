@@ -11,7 +11,11 @@ mod workload;
 
 use workload::{Setup, pool};
 
-fn main() -> Result<(), NnError> {
+fn main() -> std::process::ExitCode {
+    workload::report("step_profile", run())
+}
+
+fn run() -> Result<(), NnError> {
     let args: Vec<String> = std::env::args().collect();
     let name = args.get(1).map_or("W1", String::as_str);
     let secs: f64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(5.0);

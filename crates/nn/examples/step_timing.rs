@@ -90,7 +90,11 @@ fn serve(setup: &mut Setup) -> Result<(), NnError> {
     Ok(())
 }
 
-fn main() -> Result<(), NnError> {
+fn main() -> std::process::ExitCode {
+    workload::report("step_timing", run())
+}
+
+fn run() -> Result<(), NnError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let one = pool(1)?;
     let two = pool(2)?;

@@ -5,6 +5,7 @@
 // Each includer compiles this file as its own module and uses only part of it.
 #![allow(dead_code)]
 
+use std::process::ExitCode;
 use std::time::Instant;
 
 use depthlab_nn::{BatchTargets, Loss, Matrix, Mlp, MlpConfig, NnError, OptimizerConfig, Trainer};
@@ -132,5 +133,17 @@ impl Setup {
             steps += chunk;
         }
         Ok((steps * self.batch) as f64 / start.elapsed().as_secs_f64())
+    }
+}
+
+/// Exit status of an example's `run`: an error is printed as a one-line message naming the bad
+/// value, not as a debug dump.
+pub fn report(example: &str, result: Result<(), NnError>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{example}: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
