@@ -656,21 +656,22 @@ impl<T: Element> BlockJob<T> {
         let kc = self.kc;
         let a_block =
             p.a.wrapping_offset(ic as isize * p.rsa + self.pc as isize * p.csa);
+        // SAFETY: (both calls) forwarded contract; `a_pack` holds what `tiles` reads of it.
+        let tiles = |a_pack: *mut T, full_panels: usize, copy_in_first_column: bool| unsafe {
+            self.tiles::<K>(
+                ic,
+                mcb,
+                jr0,
+                jr1,
+                a_block,
+                a_pack,
+                full_panels,
+                copy_in_first_column,
+            )
+        };
         if a_in_place && mcb.is_multiple_of(mr) {
             // Every panel is read where it lies: no copy, so no scratch buffer either.
-            // SAFETY: forwarded contract; no tile reads the (null) packed block.
-            return unsafe {
-                self.tiles::<K>(
-                    ic,
-                    mcb,
-                    jr0,
-                    jr1,
-                    a_block,
-                    std::ptr::null_mut(),
-                    mcb / mr,
-                    false,
-                )
-            };
+            return tiles(std::ptr::null_mut(), mcb / mr, false);
         }
         with_a_scratch(|a_scratch| {
             // Reserve the largest block at once: a worker's buffer then reaches its final size
@@ -701,17 +702,8 @@ impl<T: Element> BlockJob<T> {
                     p.csa,
                     a_pack.add(full_panels * mr * kc),
                 );
-                self.tiles::<K>(
-                    ic,
-                    mcb,
-                    jr0,
-                    jr1,
-                    a_block,
-                    a_pack,
-                    full_panels,
-                    copy_in_first_column,
-                )
             }
+            tiles(a_pack, full_panels, copy_in_first_column);
         });
     }
 
