@@ -363,15 +363,37 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
                     && (kc_max.saturating_mul(b_row_bytes) <= B_IN_PLACE_MAX_SPAN
                         || b_row_bytes < B_IN_PLACE_MAX_ROW_STRIDE));
 
-    let b_ahead = |kc: usize| {
-        // B read in place with rows contiguous but too far apart for L1: prefetched ahead.
+    // B read where it lies: the block at (pc, jc), prefetched ahead when its rows are
+    // contiguous but too far apart for L1.
+    let in_place_b = |pc: usize, jc: usize, kc: usize| {
         let far_rows =
             p.csb.unsigned_abs() == 1 && kc.saturating_mul(b_row_bytes) > B_IN_PLACE_MAX_SPAN;
-        if far_rows {
-            B_PREFETCH_STEPS.wrapping_mul(p.rsb)
-        } else {
-            0
+        BSource {
+            ptr: p
+                .b
+                .wrapping_offset(pc as isize * p.rsb + jc as isize * p.csb),
+            packed: false,
+            ks: p.rsb,
+            js: p.csb,
+            ahead: if far_rows {
+                B_PREFETCH_STEPS.wrapping_mul(p.rsb)
+            } else {
+                0
+            },
         }
+    };
+    let job_for = |pc: usize, kc: usize, jc: usize, b: BSource<T>| BlockJob {
+        p: *p,
+        pc,
+        kc,
+        jc,
+        // C's old value counts once, in the first k block.
+        beta: if pc == 0 { p.beta } else { T::ONE },
+        b,
+        a_capacity: blk.mc.div_ceil(mr) * mr * blk.kc,
+        // Once C holds the whole sum: on the tiles of the last k block.
+        epi: if pc + kc == p.k { p.epi } else { None },
+        prefetch_c: prefetches_c(kc, p.m.saturating_mul(p.n).saturating_mul(elem)),
     };
     // The row blocks (loop 3): MC rows, or one panel at a time when a packed A feeds few B
     // panels (see FEW_B_PANELS).
@@ -388,49 +410,24 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
         // around them (the B scratch buffer, the task split). 1 thread, interleaved in one
         // process: 16³ 1.19–1.23× faster, 32³ 1.05–1.08×, fwd 32×2×64 1.13–1.14×, 64³ and
         // fwd 32×64×64 0.99–1.03×. The same blocks and tiles as below, so the same bits.
-        let job = BlockJob {
-            p: *p,
-            pc: 0,
-            kc: p.k,
-            jc: 0,
-            beta: p.beta,
-            b: BSource {
-                ptr: p.b,
-                packed: false,
-                ks: p.rsb,
-                js: p.csb,
-                ahead: b_ahead(p.k),
-            },
-            a_capacity: blk.mc.div_ceil(mr) * mr * blk.kc,
-            epi: p.epi,
-            prefetch_c: prefetches_c(p.k, p.m.saturating_mul(p.n).saturating_mul(elem)),
-        };
+        let job = job_for(0, p.k, 0, in_place_b(0, 0, p.k));
         let mc = mc_for(p.n.div_ceil(nr));
-        for ic in (0..p.m).step_by(mc) {
-            // SAFETY: the row blocks cover the problem once each, on this thread alone.
-            unsafe { job.run::<K>(ic, mc.min(p.m - ic), 0, p.n, a_in_place) };
-        }
+        // SAFETY: the whole problem is this one block, on this thread alone.
+        unsafe { job.rows::<K>(0, p.m, mc, 0, p.n, a_in_place) };
         return;
     }
     with_b_scratch(|b_scratch| {
         for jc in (0..p.n).step_by(blk.nc) {
             // loop 5
             let nc = blk.nc.min(p.n - jc);
-            for (ki, pc) in (0..p.k).step_by(blk.kc).enumerate() {
+            for pc in (0..p.k).step_by(blk.kc) {
                 // loop 4
                 let kc = blk.kc.min(p.k - pc);
-                let beta = if ki == 0 { p.beta } else { T::ONE };
-                let b_block =
-                    p.b.wrapping_offset(pc as isize * p.rsb + jc as isize * p.csb);
                 let b_src = if b_in_place {
-                    BSource {
-                        ptr: b_block,
-                        packed: false,
-                        ks: p.rsb,
-                        js: p.csb,
-                        ahead: b_ahead(kc),
-                    }
+                    in_place_b(pc, jc, kc)
                 } else {
+                    let b_block =
+                        p.b.wrapping_offset(pc as isize * p.rsb + jc as isize * p.csb);
                     let b_pack: *mut T = b_scratch.get(nc.div_ceil(nr) * nr * kc);
                     pack_b_block::<T, K>(p, b_block, nc, kc, b_pack, threads);
                     BSource {
@@ -441,18 +438,7 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
                         ahead: 0,
                     }
                 };
-                let job = BlockJob {
-                    p: *p,
-                    pc,
-                    kc,
-                    jc,
-                    beta,
-                    b: b_src,
-                    a_capacity: blk.mc.div_ceil(mr) * mr * blk.kc,
-                    // Once C holds the whole sum: on the tiles of the last k block.
-                    epi: if pc + kc == p.k { p.epi } else { None },
-                    prefetch_c: prefetches_c(kc, p.m.saturating_mul(p.n).saturating_mul(elem)),
-                };
+                let job = job_for(pc, kc, jc, b_src);
                 // Each thread takes a contiguous, equal share of the MR-tall panels of m (walked
                 // in blocks of at most MC rows), so none idles through a short last block.
                 let m_panels = p.m.div_ceil(mr);
@@ -484,11 +470,8 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
                     let (q0, q1) = (m_panels * mp / m_parts, m_panels * (mp + 1) / m_parts);
                     let (r0, r1) = (q0 * mr, (q1 * mr).min(p.m));
                     let (j0, j1) = (panels * ns / n_splits, panels * (ns + 1) / n_splits);
-                    for ic in (r0..r1).step_by(mc) {
-                        let mcb = mc.min(r1 - ic);
-                        // SAFETY: tasks cover disjoint (ic, jr) ranges of C; see `BlockJob::run`.
-                        unsafe { job.run::<K>(ic, mcb, j0 * nr, (j1 * nr).min(nc), a_in_place) };
-                    }
+                    // SAFETY: tasks cover disjoint (ic, jr) ranges of C; see `BlockJob::run`.
+                    unsafe { job.rows::<K>(r0, r1, mc, j0 * nr, (j1 * nr).min(nc), a_in_place) };
                 };
                 if threads > 1 && tasks > 1 {
                     for_each_task(tasks, run_task);
@@ -639,6 +622,25 @@ impl<T> BSource<T> {
 }
 
 impl<T: Element> BlockJob<T> {
+    /// Loop 3 over rows `r0..r1` in blocks of `mc`, each through [`BlockJob::run`].
+    ///
+    /// # Safety
+    /// As [`BlockJob::run`], for the rows `r0..r1` and columns `jr0..jr1`.
+    unsafe fn rows<K: MicroKernel<T>>(
+        &self,
+        r0: usize,
+        r1: usize,
+        mc: usize,
+        jr0: usize,
+        jr1: usize,
+        a_in_place: bool,
+    ) {
+        for ic in (r0..r1).step_by(mc) {
+            // SAFETY: each block lies inside rows r0..r1, which the caller vouches for.
+            unsafe { self.run::<K>(ic, mc.min(r1 - ic), jr0, jr1, a_in_place) };
+        }
+    }
+
     /// Loops 3 (one block) to 1: pack this A block, then every tile of columns `jr0..jr1`.
     ///
     /// # Safety
