@@ -30,7 +30,14 @@ fn run() -> Result<(), NnError> {
     let rate = match mode {
         "1" => pool(1)?.install(run)?,
         "2i" => pool(2)?.install(run)?,
-        _ => run()?,
+        "2" => run()?,
+        _ => {
+            return Err(NnError::InvalidValue {
+                field: "mode".into(),
+                value: mode.into(),
+                reason: "expected 1, 2 or 2i".into(),
+            });
+        }
     };
     println!("{name} mode {mode}: {rate:.0} samples/s");
     Ok(())

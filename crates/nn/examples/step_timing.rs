@@ -90,6 +90,23 @@ fn serve(setup: &mut Setup) -> Result<(), NnError> {
     Ok(())
 }
 
+/// The error for a bad argument: which one, its value, and the usage.
+fn usage(what: &str, value: Option<&String>) -> NnError {
+    NnError::InvalidValue {
+        field: what.into(),
+        value: value.cloned().unwrap_or_default(),
+        reason: "usage: step_timing [1|2|2i ...] or step_timing serve W1|W2|W3 1|2|2i".into(),
+    }
+}
+
+/// A thread mode named on the command line (see the module docs).
+fn mode_of(arg: Option<&String>) -> Result<&str, NnError> {
+    match arg.map(String::as_str) {
+        Some(m @ ("1" | "2" | "2i")) => Ok(m),
+        _ => Err(usage("mode", arg)),
+    }
+}
+
 fn main() -> std::process::ExitCode {
     workload::report("step_timing", run())
 }
@@ -108,27 +125,22 @@ fn run() -> Result<(), NnError> {
         _ => body(),
     };
     if args.first().map(String::as_str) == Some("serve") {
-        let usage = |what: &str, value: Option<&String>| NnError::InvalidValue {
-            field: format!("serve {what}"),
-            value: value.cloned().unwrap_or_default(),
-            reason: "usage: step_timing serve W1|W2|W3 1|2|2i".into(),
-        };
         let w = args.get(1);
         let workload = w
             .and_then(|name| workload::find(name))
-            .ok_or_else(|| usage("workload", w))?;
-        let mode = args.get(2);
-        if !matches!(mode.map(String::as_str), Some("1" | "2" | "2i")) {
-            return Err(usage("mode", mode));
-        }
+            .ok_or_else(|| usage("serve workload", w))?;
+        let mode = mode_of(args.get(2))?;
         let mut setup = Setup::new(workload)?;
-        return run(mode.map_or("1", String::as_str), &mut || serve(&mut setup));
+        return run(mode, &mut || serve(&mut setup));
     }
     let modes = if args.is_empty() {
         vec!["1".to_string(), "2".to_string()]
     } else {
         args
     };
+    for mode in &modes {
+        mode_of(Some(mode))?;
+    }
     let only = std::env::var("ONLY").ok();
     for mode in &modes {
         for w in &WORKLOADS {
