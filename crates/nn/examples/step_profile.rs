@@ -18,7 +18,18 @@ fn main() -> std::process::ExitCode {
 fn run() -> Result<(), NnError> {
     let args: Vec<String> = std::env::args().collect();
     let name = args.get(1).map_or("W1", String::as_str);
-    let secs: f64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(5.0);
+    let secs: f64 = match args.get(2) {
+        None => 5.0,
+        Some(s) => s
+            .parse()
+            .ok()
+            .filter(|v: &f64| *v > 0.0 && v.is_finite())
+            .ok_or_else(|| NnError::InvalidValue {
+                field: "seconds".into(),
+                value: s.clone(),
+                reason: "expected a positive number".into(),
+            })?,
+    };
     let mode = args.get(3).map_or("2", String::as_str);
     let workload = workload::find(name).ok_or_else(|| NnError::InvalidValue {
         field: "workload".into(),
