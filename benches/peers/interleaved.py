@@ -107,8 +107,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=21)
     ap.add_argument("--seconds", type=float, default=0.3, help="length of each side's run")
-    ap.add_argument("--workloads", nargs="+", default=["W1", "W2", "W3"])
-    ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    ap.add_argument("--workloads", nargs="+", choices=["W1", "W2", "W3"],
+                    default=["W1", "W2", "W3"])
+    ap.add_argument("--threads", nargs="+", type=int, choices=[1, 2], default=[1, 2])
     # Set in the children: one cell, and the JAX side of a cell.
     ap.add_argument("--workload", help=argparse.SUPPRESS)
     ap.add_argument("--serve-jax", help=argparse.SUPPRESS)
