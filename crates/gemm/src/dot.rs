@@ -101,7 +101,7 @@ pub(crate) unsafe fn dot_loops<T: Copy + Send + Sync, K: DotKernel<T>>(
         }
     };
     if parts > 1 {
-        crate::driver::for_each_task(parts, run_part);
+        crate::parallel::for_each_task(parts, run_part);
     } else {
         run_part(0);
     }

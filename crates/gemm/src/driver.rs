@@ -13,11 +13,11 @@
 //! sequence inside the tile) whatever the thread count and whatever was packed, so results are
 //! bit-identical for any number of threads.
 
-use std::sync::OnceLock;
-
+use crate::blocking::blocking;
 use crate::epilogue::{RawEpilogue, finish_block};
-use crate::kernel::{DotKernel, Isa, MicroKernel, Tile};
+use crate::kernel::{Isa, MicroKernel, Tile};
 use crate::pack::{with_a_scratch, with_b_scratch};
+use crate::parallel::{Shared, for_each_task, thread_count};
 use crate::{Element, Parallelism};
 
 /// One product `C ← α·A·B + β·C` as raw pointers and strides (the `matrixmultiply` form).
@@ -89,56 +89,6 @@ const B_IN_PLACE_MAX_ROW_STRIDE: usize = 4 << 10;
 /// 0.89× → 0.96× the `gemm` crate; nothing else moved beyond ±2%).
 const B_PREFETCH_STEPS: isize = 8;
 
-/// Under [`Parallelism::Auto`], products with fewer multiply-adds than this (about 203³) stay
-/// on the calling thread: below it, handing half to a second thread costs more than the half
-/// takes.
-///
-/// A hand-off is a wake-up and a join, tens of µs on a virtual machine whose idle vCPUs halt.
-/// Measured on the 2-core Intel KVM guest (2026-12-02, 1 thread vs 2 inside a 2-thread pool,
-/// medians of 15 interleaved rounds): 128³ 0.80×, 160³ 0.63×, 192³ 0.95×, 224³ 1.04×, 256³
-/// 1.21–1.32×; W2's feature-major 256×256×64 0.71×, 512×512×128 1.67×. Splitting a product
-/// too small loses up to 2.5× (128³ called from outside the pool: 0.40×), while keeping one
-/// just above this on one thread forgoes a few percent, so the bar sits where splitting
-/// starts to pay, not below. An earlier, 96³ bar made W2's training step on 2 threads 0.65×
-/// its 1-thread rate.
-pub const MIN_PARALLEL_MACS: usize = 1 << 23;
-
-thread_local! {
-    /// A policy that overrides `Parallelism::Auto` on this thread (see [`with_parallelism`]).
-    static AUTO_OVERRIDE: std::cell::Cell<Option<Parallelism>> = const { std::cell::Cell::new(None) };
-}
-
-/// Runs `f` with every `Parallelism::Auto` product on this thread treated as `par`.
-///
-/// A sweep that trains many models at once on rayon's pool wraps each model in
-/// `with_parallelism(Parallelism::Sequential, ..)`: the runs are the parallel loop, and their
-/// products should not fan out again. Nests, and restores the previous policy on exit (also
-/// on panic).
-pub fn with_parallelism<R>(par: Parallelism, f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<Parallelism>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            AUTO_OVERRIDE.with(|o| o.set(self.0));
-        }
-    }
-    let _restore = Restore(AUTO_OVERRIDE.with(|o| o.replace(Some(par))));
-    f()
-}
-
-/// How many threads a product of this size may use under `par`.
-fn thread_count(par: Parallelism, macs: usize) -> usize {
-    let par = match par {
-        Parallelism::Auto => AUTO_OVERRIDE.with(|o| o.get()).unwrap_or(Parallelism::Auto),
-        explicit => explicit,
-    };
-    match par {
-        Parallelism::Sequential => 1,
-        Parallelism::Auto if macs < MIN_PARALLEL_MACS => 1,
-        // rayon's current pool: the global one, or the one a caller `install`ed.
-        Parallelism::Auto => rayon::current_num_threads().max(1),
-    }
-}
-
 /// Runs the product on the active ISA.
 ///
 /// # Safety
@@ -208,28 +158,6 @@ unsafe fn scale_c<T: Element>(p: &Problem<T>) {
         }
     }
 }
-
-/// The microkernel vectorises down C's columns; when C is row-major, multiply the transposes
-/// instead (Cᵀ = Bᵀ·Aᵀ) so its stores stay contiguous. A stride swap, no copy.
-///
-/// Except when C has fewer columns than the narrowest tile has rows (`min_rows`) and at least
-/// `tall_rows` rows: transposed, most of every vector would be padding (a batch's 10 logits
-/// fill 10 of 16 lanes), while kept as it is the tiles run full height and only their stores
-/// are strided. That pays when A already runs down m (nothing to transpose into the panels),
-/// or when C is so thin (at most a quarter of `min_rows` columns) that three quarters of the
-/// transposed tile would be padding. With A along k and 5 to 15 columns, the transposing copy
-/// of A costs about what the padding did (interleaved, 1 thread: the feature-major logits
-/// 64×256×10 2.4× faster; row-major A 512×64×12 0.84×, 256×256×15 0.92×).
-fn orient<T: Copy>(p: &Problem<T>, min_rows: usize, tall_rows: usize) -> Problem<T> {
-    let row_major = p.csc == 1 && p.rsc != 1;
-    let few_columns = p.n < min_rows && p.m >= tall_rows && (p.rsa == 1 || 4 * p.n <= min_rows);
-    if row_major && !few_columns {
-        p.transposed()
-    } else {
-        *p
-    }
-}
-
 impl<T: Copy> Problem<T> {
     /// The same product written for Cᵀ = Bᵀ·Aᵀ: a stride swap, no copy.
     pub(crate) fn transposed(&self) -> Problem<T> {
@@ -267,59 +195,6 @@ impl<T: Copy> Clone for Problem<T> {
 }
 impl<T: Copy> Copy for Problem<T> {}
 
-/// Cache sizes in bytes (L1 data, L2, L3), read once from the OS.
-fn cache_sizes() -> (usize, usize, usize) {
-    static SIZES: OnceLock<(usize, usize, usize)> = OnceLock::new();
-    *SIZES.get_or_init(|| {
-        // Fallbacks are a common modern core (32 KiB L1d, 1 MiB L2, 8 MiB L3 share).
-        let mut sizes = (32 << 10, 1 << 20, 8 << 20);
-        for index in 0..8 {
-            let dir = format!("/sys/devices/system/cpu/cpu0/cache/index{index}");
-            let read = |f: &str| std::fs::read_to_string(format!("{dir}/{f}")).ok();
-            let (Some(level), Some(kind), Some(size)) = (read("level"), read("type"), read("size"))
-            else {
-                continue;
-            };
-            let size = size.trim();
-            let bytes = match size.strip_suffix('K') {
-                Some(kib) => kib.parse::<usize>().ok().map(|v| v << 10),
-                None => size
-                    .strip_suffix('M')
-                    .and_then(|m| m.parse::<usize>().ok())
-                    .map(|v| v << 20),
-            };
-            let Some(bytes) = bytes else { continue };
-            match (level.trim(), kind.trim()) {
-                ("1", "Data") => sizes.0 = bytes,
-                ("2", _) => sizes.1 = bytes,
-                ("3", _) => sizes.2 = bytes,
-                _ => {}
-            }
-        }
-        sizes
-    })
-}
-
-/// Block sizes for one kernel shape.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Blocking {
-    pub kc: usize,
-    pub mc: usize,
-    pub nc: usize,
-}
-
-/// Derives KC, MC, NC from the caches: a kc × NR sliver of B fills half of L1 (it is reused by
-/// every A micro-panel of the block), an mc × kc block of A half of L2, and a kc × nc block of B
-/// a quarter of L3 (shared with the other cores).
-pub(crate) fn blocking(mr: usize, nr: usize, elem: usize) -> Blocking {
-    let (l1, l2, l3) = cache_sizes();
-    let kc = ((l1 / 2) / (nr * elem)).clamp(64, 1024) / 8 * 8;
-    let mc = ((l2 / 2) / (kc * elem)).clamp(mr, 4096) / mr * mr;
-    let nc = ((l3 / 4) / (kc * elem)).clamp(nr, 1 << 16) / nr * nr;
-    Blocking { kc, mc, nc }
-}
-
-/// Runs the five loops with microkernel `K` on `threads` threads.
 ///
 /// # Safety
 /// As [`run`], C oriented so that `rsc` is the preferred unit stride, and `K::ISA` supported.
@@ -529,55 +404,6 @@ fn pack_b_block<T: Element, K: MicroKernel<T>>(
         pack_part(0);
     }
 }
-
-/// Runs `task(0)`, …, `task(n - 1)` on rayon's current pool, each once.
-///
-/// On a pool worker this is a parallel iterator. A thread outside the pool (a library user's
-/// main thread) takes task 0 itself and hands the rest to the pool (`in_place_scope`): a
-/// parallel iterator would inject the whole loop and put the caller to sleep, so the work
-/// would wait for two wake-ups (a worker, then the worker's helper) while the caller's core
-/// idled. Interleaved on 2 threads, called from the main thread (2026-12-02, two alternations
-/// of 21 rounds): fwd_128×784×512 1.13–1.26× → 1.61–1.68× the 1-thread rate, fwd_128×512×512
-/// 1.00× → 1.66–1.69×, 512³ 1.43–1.70× → 1.78–1.79×, 2048³ 1.90–1.93× → 1.97–1.98×; 256³ and
-/// `wgrad` within the noise. In a steady loop of identical calls (criterion) both read the
-/// same: the gain is in calls that find the pool idle. Each share handed over from outside
-/// is one small heap allocation (rayon boxes spawned jobs); from a worker nothing is
-/// allocated. An earlier host (session 7) measured the caller's share 8–15% slower on warm
-/// 256³–1024³; on the present host it gains.
-pub(crate) fn for_each_task(n: usize, task: impl Fn(usize) + Sync + Send) {
-    if rayon::current_thread_index().is_some() {
-        use rayon::prelude::*;
-        (0..n).into_par_iter().for_each(task);
-    } else {
-        let task = &task;
-        rayon::in_place_scope(|s| {
-            for t in 1..n {
-                s.spawn(move |_| task(t));
-            }
-            if n > 0 {
-                task(0);
-            }
-        });
-    }
-}
-
-/// A pointer handed to the tasks of one parallel loop: B to read, the packed buffer to write.
-#[derive(Clone, Copy)]
-struct Shared<P>(P);
-// SAFETY: the tasks only read through the source pointer and write disjoint panel ranges
-// through the destination; both outlive the parallel loop.
-unsafe impl<P> Sync for Shared<P> {}
-// SAFETY: as above.
-unsafe impl<P> Send for Shared<P> {}
-
-impl<P: Copy> Shared<P> {
-    /// The pointer (a method, so closures capture the wrapper and not the bare field).
-    fn get(self) -> P {
-        self.0
-    }
-}
-
-/// Everything one (jc, pc) iteration shares among its tasks.
 struct BlockJob<T> {
     p: Problem<T>,
     pc: usize,
@@ -802,163 +628,6 @@ impl<T: Element> BlockJob<T> {
 fn prefetches_c(kc: usize, c_bytes: usize) -> bool {
     kc >= 64 || (kc <= 8 && c_bytes > 64 << 10) || (kc <= 16 && c_bytes > 1 << 20)
 }
-
-/// Picks one ISA's path for a product: dot products when both operands run along k and one
-/// side is thin (see [`crate::dot`]), else the blocked loops with the shortest tile whose
-/// height holds the oriented m (narrow, mid, three registers), else the wide one (ISAs with
-/// fewer tiles pass one several times). The choice depends on the shape and strides alone, so
-/// it never changes results across thread counts.
-///
-/// # Safety
-/// As [`run`], C in any orientation, and the ISA of every kernel supported.
-unsafe fn pick<
-    T: Element,
-    Wide: MicroKernel<T>,
-    Three: MicroKernel<T>,
-    Mid: MicroKernel<T>,
-    Narrow: MicroKernel<T>,
-    Dot: DotKernel<T>,
->(
-    p: &Problem<T>,
-    threads: usize,
-) {
-    // SAFETY: forwarded contract.
-    unsafe {
-        if crate::dot::suits(p, Dot::LANES) {
-            crate::dot::dot_loops::<T, Dot>(p, threads);
-            // Thin products only come here; one pass over C after the dot products.
-            if let Some(e) = &p.epi {
-                Wide::finish(p.c, p.rsc, p.csc, p.m, p.n, e);
-            }
-            return;
-        }
-        let p = &orient(p, Narrow::MR, Wide::MR);
-        if p.m <= Narrow::MR {
-            gemm_loops::<T, Narrow>(p, threads)
-        } else if p.m <= Mid::MR {
-            gemm_loops::<T, Mid>(p, threads)
-        } else if p.m <= Three::MR {
-            gemm_loops::<T, Three>(p, threads)
-        } else if p.m < LEAST_PADDING_MAX_ROWS {
-            // Ties go to the taller tile, which loads less per FMA.
-            let pad = |mr: usize| padding(p.m, mr);
-            let (wide, three, mid) = (pad(Wide::MR), pad(Three::MR), pad(Mid::MR));
-            if wide <= three.min(mid) {
-                gemm_loops::<T, Wide>(p, threads)
-            } else if three <= mid {
-                gemm_loops::<T, Three>(p, threads)
-            } else {
-                gemm_loops::<T, Mid>(p, threads)
-            }
-        } else if mid_pays::<Mid, Wide, T>(p) {
-            gemm_loops::<T, Mid>(p, threads)
-        } else {
-            gemm_loops::<T, Wide>(p, threads)
-        }
-    }
-}
-
-/// Below this many oriented rows the driver takes whichever of the wide, three-register and
-/// mid tiles leaves the shortest ragged last panel: with only a few panels that panel is a
-/// large share of the work, and its short body loads more per FMA than a full one. Against
-/// the rule before it (the mid tile when the wide one was clearly ragged, else the wide one),
-/// 1 thread, interleaved in one process: f32 squares 80, 96 and 136 1.03–1.23×, f64 136–240
-/// 1.05–1.14×, the rest 0.97–1.03×.
-const LEAST_PADDING_MAX_ROWS: usize = 256;
-
-/// Whether the mid tile beats the wide one on an m of at least [`LEAST_PADDING_MAX_ROWS`]
-/// whose last wide panel is clearly ragged (the wide tile would pad more than about 3% of m:
-/// 784 rows, 6.1% against 2.0%).
-///
-/// The wide tile runs its ragged last panel with a body only as tall as the rows need, so it
-/// multiplies no padding; what it loses there is the short body's higher ratio of loads to
-/// FMAs. The mid tile (half as tall, twice as wide) still pays when B is packed: its twelve
-/// broadcasts come from one contiguous sliver (`wgrad`, 512×784×128, ran 0.97–0.98× on the
-/// wide tile). When B is read in place with its columns contiguous (the oriented `Aᵀ` of any
-/// row-major product) they come from twelve column streams instead of six, and the wide tile
-/// was faster (1 thread, interleaved in one process: f32 squares 544, 800, 912 and 928
-/// 1.02–1.19×, f64 272–464 1.03–1.06×).
-fn mid_pays<Mid: MicroKernel<T>, Wide: MicroKernel<T>, T>(p: &Problem<T>) -> bool {
-    // Compare padding rows in units of m/32 (about 3%), in integers.
-    let ragged = (padding(p.m, Wide::MR) - padding(p.m, Mid::MR)) * 32 > p.m;
-    ragged && p.rsb.unsigned_abs() != 1
-}
-
-/// Rows a tile `mr` tall would add to `m` to fill its last panel.
-fn padding(m: usize, mr: usize) -> usize {
-    m.div_ceil(mr) * mr - m
-}
-
-macro_rules! dispatch {
-    ($t:ty, $wide:ident, $half:ident, $one:ident) => {
-        impl crate::kernel::Sealed for $t {
-            fn row_sums_on(isa: Isa, x: crate::MatRef<'_, $t>, sums: &mut [$t]) {
-                #[cfg(not(target_arch = "x86_64"))]
-                use crate::arch::scalar::{$one as $wide, $one as $half};
-                #[cfg(target_arch = "x86_64")]
-                use crate::arch::x86_64::{avx2::$half, avx512::$wide};
-                crate::reduce::row_sums_with::<$t, $wide, $half, crate::arch::scalar::$one>(
-                    isa, x, sums,
-                );
-            }
-
-            unsafe fn run_on(isa: Isa, p: &Problem<$t>, threads: usize) {
-                use crate::arch::scalar::{ScalarDot, ScalarKernel};
-                match isa {
-                    Isa::Scalar => {
-                        // SAFETY: forwarded contract; the scalar path runs everywhere.
-                        unsafe {
-                            pick::<
-                                $t,
-                                ScalarKernel<$t>,
-                                ScalarKernel<$t>,
-                                ScalarKernel<$t>,
-                                ScalarKernel<$t>,
-                                ScalarDot<$t>,
-                            >(p, threads)
-                        }
-                    }
-                    #[cfg(target_arch = "x86_64")]
-                    Isa::Avx2 => {
-                        // SAFETY: forwarded contract; the caller checked AVX2+FMA is supported.
-                        unsafe {
-                            use crate::arch::x86_64::avx2::{Avx2Dot, Avx2Kernel, Avx2Narrow};
-                            pick::<
-                                $t,
-                                Avx2Kernel<$t>,
-                                Avx2Kernel<$t>,
-                                Avx2Kernel<$t>,
-                                Avx2Narrow<$t>,
-                                Avx2Dot<$t>,
-                            >(p, threads)
-                        }
-                    }
-                    #[cfg(target_arch = "x86_64")]
-                    Isa::Avx512 => {
-                        // SAFETY: forwarded contract; the caller checked AVX-512F is supported.
-                        unsafe {
-                            use crate::arch::x86_64::avx512::{
-                                Avx512Dot, Avx512Kernel, Avx512Mid, Avx512Narrow, Avx512Three,
-                            };
-                            pick::<
-                                $t,
-                                Avx512Kernel<$t>,
-                                Avx512Three<$t>,
-                                Avx512Mid<$t>,
-                                Avx512Narrow<$t>,
-                                Avx512Dot<$t>,
-                            >(p, threads)
-                        }
-                    }
-                    #[cfg(not(target_arch = "x86_64"))]
-                    _ => unreachable!("non-x86 ISAs are never reported as supported"),
-                }
-            }
-        }
-    };
-}
-dispatch!(f32, F32x16, F32x8, F32x1);
-dispatch!(f64, F64x8, F64x4, F64x1);
 
 #[cfg(test)]
 mod tests {

@@ -80,7 +80,7 @@ pub(crate) trait MicroKernel<T> {
     /// # Safety
     /// As [`MicroKernel::tile`], and `n_eff < NR`.
     unsafe fn tile_edge(t: &Tile<T>, packed_b: bool);
-    /// [`finish_block`](crate::epilogue::finish_block), compiled for this ISA so its loops use
+    /// [`finish_block`], compiled for this ISA so its loops use
     /// the ISA's registers.
     ///
     /// # Safety

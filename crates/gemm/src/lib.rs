@@ -35,17 +35,21 @@
 //! ```
 
 mod arch;
+mod blocking;
 mod dot;
 mod driver;
 mod epilogue;
 mod error;
 mod kernel;
 mod pack;
+mod parallel;
 pub mod probe;
 mod reduce;
+mod select;
 mod view;
 
-pub use driver::{MIN_PARALLEL_MACS, last_isa_used, with_parallelism};
+pub use driver::last_isa_used;
+pub use parallel::{MIN_PARALLEL_MACS, with_parallelism};
 
 /// The cache blocks `(KC, MC, NC)` the driver uses for an `mr × nr` tile on `elem`-byte
 /// elements, derived from this machine's cache sizes: for tests that sit on block edges.
@@ -53,7 +57,7 @@ pub use driver::{MIN_PARALLEL_MACS, last_isa_used, with_parallelism};
 pub fn block_sizes(mr: usize, nr: usize, elem: usize) -> (usize, usize, usize) {
     // Safe and public, so it must not panic: a zero would divide by zero and a tile taller than
     // the block caps would trip `clamp`. No kernel has such a shape; take the nearest one.
-    let b = driver::blocking(mr.clamp(1, 4096), nr.clamp(1, 1 << 16), elem.clamp(1, 8));
+    let b = blocking::blocking(mr.clamp(1, 4096), nr.clamp(1, 1 << 16), elem.clamp(1, 8));
     (b.kc, b.mc, b.nc)
 }
 pub use epilogue::{BiasAlong, Epilogue};

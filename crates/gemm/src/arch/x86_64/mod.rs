@@ -1,4 +1,4 @@
-//! x86-64 SIMD paths: AVX2+FMA and AVX-512F. Both fill the same [`Simd`] trait from their
+//! x86-64 SIMD paths: AVX2+FMA and AVX-512F. Both fill the same [`Simd`](crate::kernel::Simd) trait from their
 //! own intrinsics through one macro.
 
 pub(crate) mod avx2;

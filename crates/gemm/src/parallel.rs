@@ -1,0 +1,103 @@
+//! How many threads a product may use, and how its tasks reach rayon's pool.
+//!
+//! Threads only ever split the loops over m and n (see [`crate::driver`]), never k, so the
+//! policy here changes speed, not results.
+
+use crate::Parallelism;
+
+/// Under [`Parallelism::Auto`], products with fewer multiply-adds than this (about 203³) stay
+/// on the calling thread: below it, handing half to a second thread costs more than the half
+/// takes.
+///
+/// A hand-off is a wake-up and a join, tens of µs on a virtual machine whose idle vCPUs halt.
+/// Measured on the 2-core Intel KVM guest (2026-12-02, 1 thread vs 2 inside a 2-thread pool,
+/// medians of 15 interleaved rounds): 128³ 0.80×, 160³ 0.63×, 192³ 0.95×, 224³ 1.04×, 256³
+/// 1.21–1.32×; W2's feature-major 256×256×64 0.71×, 512×512×128 1.67×. Splitting a product
+/// too small loses up to 2.5× (128³ called from outside the pool: 0.40×), while keeping one
+/// just above this on one thread forgoes a few percent, so the bar sits where splitting
+/// starts to pay, not below. An earlier, 96³ bar made W2's training step on 2 threads 0.65×
+/// its 1-thread rate.
+pub const MIN_PARALLEL_MACS: usize = 1 << 23;
+
+thread_local! {
+    /// A policy that overrides `Parallelism::Auto` on this thread (see [`with_parallelism`]).
+    static AUTO_OVERRIDE: std::cell::Cell<Option<Parallelism>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with every `Parallelism::Auto` product on this thread treated as `par`.
+///
+/// A sweep that trains many models at once on rayon's pool wraps each model in
+/// `with_parallelism(Parallelism::Sequential, ..)`: the runs are the parallel loop, and their
+/// products should not fan out again. Nests, and restores the previous policy on exit (also
+/// on panic).
+pub fn with_parallelism<R>(par: Parallelism, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Parallelism>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            AUTO_OVERRIDE.with(|o| o.set(self.0));
+        }
+    }
+    let _restore = Restore(AUTO_OVERRIDE.with(|o| o.replace(Some(par))));
+    f()
+}
+
+/// How many threads a product of this size may use under `par`.
+pub(crate) fn thread_count(par: Parallelism, macs: usize) -> usize {
+    let par = match par {
+        Parallelism::Auto => AUTO_OVERRIDE.with(|o| o.get()).unwrap_or(Parallelism::Auto),
+        explicit => explicit,
+    };
+    match par {
+        Parallelism::Sequential => 1,
+        Parallelism::Auto if macs < MIN_PARALLEL_MACS => 1,
+        // rayon's current pool: the global one, or the one a caller `install`ed.
+        Parallelism::Auto => rayon::current_num_threads().max(1),
+    }
+}
+
+/// Runs `task(0)`, …, `task(n - 1)` on rayon's current pool, each once.
+///
+/// On a pool worker this is a parallel iterator. A thread outside the pool (a library user's
+/// main thread) takes task 0 itself and hands the rest to the pool (`in_place_scope`): a
+/// parallel iterator would inject the whole loop and put the caller to sleep, so the work
+/// would wait for two wake-ups (a worker, then the worker's helper) while the caller's core
+/// idled. Interleaved on 2 threads, called from the main thread (2026-12-02, two alternations
+/// of 21 rounds): fwd_128×784×512 1.13–1.26× → 1.61–1.68× the 1-thread rate, fwd_128×512×512
+/// 1.00× → 1.66–1.69×, 512³ 1.43–1.70× → 1.78–1.79×, 2048³ 1.90–1.93× → 1.97–1.98×; 256³ and
+/// `wgrad` within the noise. In a steady loop of identical calls (criterion) both read the
+/// same: the gain is in calls that find the pool idle. Each share handed over from outside
+/// is one small heap allocation (rayon boxes spawned jobs); from a worker nothing is
+/// allocated. An earlier host (session 7) measured the caller's share 8–15% slower on warm
+/// 256³–1024³; on the present host it gains.
+pub(crate) fn for_each_task(n: usize, task: impl Fn(usize) + Sync + Send) {
+    if rayon::current_thread_index().is_some() {
+        use rayon::prelude::*;
+        (0..n).into_par_iter().for_each(task);
+    } else {
+        let task = &task;
+        rayon::in_place_scope(|s| {
+            for t in 1..n {
+                s.spawn(move |_| task(t));
+            }
+            if n > 0 {
+                task(0);
+            }
+        });
+    }
+}
+
+/// A pointer handed to the tasks of one parallel loop: B to read, the packed buffer to write.
+#[derive(Clone, Copy)]
+pub(crate) struct Shared<P>(pub(crate) P);
+// SAFETY: the tasks only read through the source pointer and write disjoint panel ranges
+// through the destination; both outlive the parallel loop.
+unsafe impl<P> Sync for Shared<P> {}
+// SAFETY: as above.
+unsafe impl<P> Send for Shared<P> {}
+
+impl<P: Copy> Shared<P> {
+    /// The pointer (a method, so closures capture the wrapper and not the bare field).
+    pub(crate) fn get(self) -> P {
+        self.0
+    }
+}
