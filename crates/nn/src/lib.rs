@@ -23,7 +23,6 @@
 //! # Ok::<(), depthlab_nn::NnError>(())
 //! ```
 
-#![warn(missing_docs)]
 
 mod activation;
 mod aligned;
