@@ -2,7 +2,7 @@
 //! ways; `torch_interop.py` beside it drives both halves and holds the PyTorch half.
 //!
 //! `cargo run --release -p depthlab-nn --example torch_interop -- export DIR`
-//! writes, for every case of [`CASES`], `DIR/depthlab_<case>.safetensors` (the model, saved
+//! writes, for every case of [`cases`], `DIR/depthlab_<case>.safetensors` (the model, saved
 //! with `save_safetensors`) and `DIR/depthlab_<case>.io.safetensors` (a seeded input batch `x`
 //! and depthlab's output `y`).
 //!

@@ -23,7 +23,6 @@
 //! # Ok::<(), depthlab_nn::NnError>(())
 //! ```
 
-
 mod activation;
 mod aligned;
 mod error;
