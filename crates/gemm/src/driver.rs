@@ -201,7 +201,8 @@ impl<T: Copy> Copy for Problem<T> {}
 pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, threads: usize) {
     debug_assert!(K::ISA.is_supported());
     let (mr, nr) = (K::MR, K::NR);
-    let blk = blocking(mr, nr, std::mem::size_of::<T>());
+    let full = blocking(mr, nr, std::mem::size_of::<T>());
+    let blk = full.evened(p.k, p.n, nr);
     // Reading an operand in place saves the copy, but only pays when the sliver is reused by
     // few panels (the copy is not amortised). A is streamed from L2 whether packed or not (each
     // micro-panel meets one B sliver at a time), so its stride matters only as far as its block
@@ -265,7 +266,7 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
         // C's old value counts once, in the first k block.
         beta: if pc == 0 { p.beta } else { T::ONE },
         b,
-        a_capacity: blk.mc.div_ceil(mr) * mr * blk.kc,
+        a_capacity: full.mc.div_ceil(mr) * mr * full.kc,
         // Once C holds the whole sum: on the tiles of the last k block.
         epi: if pc + kc == p.k { p.epi } else { None },
         prefetch_c: prefetches_c(kc, p.m.saturating_mul(p.n).saturating_mul(elem)),
