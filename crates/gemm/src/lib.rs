@@ -51,8 +51,9 @@ mod view;
 pub use driver::last_isa_used;
 pub use parallel::{MIN_PARALLEL_MACS, with_parallelism};
 
-/// The cache blocks `(KC, MC, NC)` the driver uses for an `mr × nr` tile on `elem`-byte
-/// elements, derived from this machine's cache sizes: for tests that sit on block edges.
+/// The largest cache blocks `(KC, MC, NC)` the driver uses for an `mr × nr` tile on
+/// `elem`-byte elements, derived from this machine's cache sizes: for tests that sit on block
+/// edges. A product splits k and n into as many blocks as these give, of equal size.
 #[doc(hidden)]
 pub fn block_sizes(mr: usize, nr: usize, elem: usize) -> (usize, usize, usize) {
     // Safe and public, so it must not panic: a zero would divide by zero and a tile taller than
