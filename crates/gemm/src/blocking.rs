@@ -89,7 +89,7 @@ mod tests {
             assert_eq!(len.div_ceil(b.kc), len.div_ceil(sizes.kc), "k = {len}");
             assert_eq!(len.div_ceil(b.nc), len.div_ceil(sizes.nc), "n = {len}");
             assert!(
-                b.kc <= sizes.kc && b.nc <= sizes.nc && b.nc % nr == 0,
+                b.kc <= sizes.kc && b.nc <= sizes.nc && b.nc.is_multiple_of(nr),
                 "{len}: {b:?}"
             );
             // The last block falls short of the others by less than one step (k) or one NR panel
