@@ -3,6 +3,9 @@
 //! Threads only ever split the loops over m and n (see [`crate::driver`]), never k, so the
 //! policy here changes speed, not results.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
 use crate::Parallelism;
 
 /// Under [`Parallelism::Auto`], products with fewer multiply-adds than this (about 203³) stay
@@ -55,6 +58,10 @@ pub(crate) fn thread_count(par: Parallelism, macs: usize) -> usize {
     }
 }
 
+/// How long a caller outside the pool keeps yielding for its tasks before it sleeps on rayon's
+/// latch (see [`for_each_task`]). Past this, the wake-up is small against the wait.
+const CALLER_WAIT: Duration = Duration::from_micros(200);
+
 /// Runs `task(0)`, …, `task(n - 1)` on rayon's current pool, each once.
 ///
 /// On a pool worker this is a parallel iterator. A thread outside the pool (a library user's
@@ -75,12 +82,26 @@ pub(crate) fn for_each_task(n: usize, task: impl Fn(usize) + Sync + Send) {
         (0..n).into_par_iter().for_each(task);
     } else {
         let task = &task;
+        let pending = AtomicUsize::new(n.saturating_sub(1));
+        let pending = &pending;
         rayon::in_place_scope(|s| {
             for t in 1..n {
-                s.spawn(move |_| task(t));
+                s.spawn(move |_| {
+                    task(t);
+                    pending.fetch_sub(1, Ordering::Release);
+                });
             }
             if n > 0 {
                 task(0);
+            }
+            // Left to itself, the scope would put this thread to sleep until the pool's tasks
+            // end, and a sleeping vCPU takes tens of µs to wake. Yielding in a loop for a
+            // while instead keeps the caller ready to go on the moment they finish, and gives
+            // its core away if a pool worker waits for one. (A task that panics never counts
+            // down; the wait then ends at its bound and the scope re-raises the panic.)
+            let start = Instant::now();
+            while pending.load(Ordering::Acquire) > 0 && start.elapsed() < CALLER_WAIT {
+                std::thread::yield_now();
             }
         });
     }
