@@ -12,7 +12,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use depthlab_gemm::probe::{Dtype, PeakResult, measure_peak};
+use depthlab_gemm::probe::{self, Dtype, PeakResult, measure_peak};
 use depthlab_gemm::{Isa, active_isa, available_isas};
 
 struct Options {
@@ -49,17 +49,9 @@ fn parse_args() -> Result<Options, String> {
     Ok(opts)
 }
 
-/// The CPU's marketing name from /proc/cpuinfo (Linux), for the report header.
+/// The CPU's marketing name, for the report header.
 fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".to_string())
+    probe::cpu_model().unwrap_or_else(|| "unknown".to_string())
 }
 
 /// Escapes a string for a JSON literal (the CPU name is the only free text here).

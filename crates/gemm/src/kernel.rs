@@ -151,11 +151,20 @@ pub(crate) trait Simd {
     /// Scalar `a·b + c` rounded exactly as one lane of [`Simd::fma`].
     fn fma_scalar(a: Self::E, b: Self::E, c: Self::E) -> Self::E;
     /// Scalar `a·b`.
-    fn mul_scalar(a: Self::E, b: Self::E) -> Self::E;
+    #[inline(always)]
+    fn mul_scalar(a: Self::E, b: Self::E) -> Self::E {
+        a * b
+    }
     /// Is `x` zero?
-    fn is_zero(x: Self::E) -> bool;
+    #[inline(always)]
+    fn is_zero(x: Self::E) -> bool {
+        x == <Self::E as crate::Element>::ZERO
+    }
     /// Is `x` one?
-    fn is_one(x: Self::E) -> bool;
+    #[inline(always)]
+    fn is_one(x: Self::E) -> bool {
+        x == <Self::E as crate::Element>::ONE
+    }
     /// Writes the transpose of a `rows × LANES` block (`1 ≤ rows ≤ LANES`): source line `i`
     /// (`LANES` contiguous elements at `src + i·s_row`) becomes destination column `i`
     /// (`dst[p·w + i]`, `p < LANES`); nothing past column `rows` is written. An ISA may

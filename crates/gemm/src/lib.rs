@@ -332,25 +332,8 @@ pub unsafe fn sgemm(
     rsc: isize,
     csc: isize,
 ) {
-    let problem = driver::Problem {
-        m,
-        k,
-        n,
-        alpha,
-        a,
-        rsa,
-        csa,
-        b,
-        rsb,
-        csb,
-        beta,
-        c,
-        rsc,
-        csc,
-        epi: None,
-    };
     // SAFETY: the caller upholds the pointer contract documented above.
-    unsafe { driver::run(&problem, Parallelism::Auto) }
+    unsafe { raw_gemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
 }
 
 /// General matrix multiplication (f64): `C ← α·A·B + β·C`, the `matrixmultiply::dgemm` contract.
@@ -376,6 +359,31 @@ pub unsafe fn dgemm(
     rsc: isize,
     csc: isize,
 ) {
+    // SAFETY: the caller upholds the pointer contract documented above.
+    unsafe { raw_gemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
+}
+
+/// The body of [`sgemm`] and [`dgemm`], once for both element types.
+///
+/// # Safety
+/// As for [`sgemm`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn raw_gemm<T: Element>(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: T,
+    a: *const T,
+    rsa: isize,
+    csa: isize,
+    b: *const T,
+    rsb: isize,
+    csb: isize,
+    beta: T,
+    c: *mut T,
+    rsc: isize,
+    csc: isize,
+) {
     let problem = driver::Problem {
         m,
         k,
@@ -393,6 +401,6 @@ pub unsafe fn dgemm(
         csc,
         epi: None,
     };
-    // SAFETY: the caller upholds the pointer contract documented above.
+    // SAFETY: forwarded from the public entry points' contract.
     unsafe { driver::run(&problem, Parallelism::Auto) }
 }

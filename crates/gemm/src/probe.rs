@@ -155,3 +155,22 @@ pub fn measure_peak(
         gflops: rates[rates.len() / 2],
     })
 }
+
+/// The CPU's model name (from `/proc/cpuinfo`, so Linux only), to label a probe's figures.
+pub fn cpu_model() -> Option<String> {
+    cpu_model_in(&std::fs::read_to_string("/proc/cpuinfo").ok()?)
+}
+
+/// The model name in the text of a `/proc/cpuinfo`.
+pub fn cpu_model_in(cpuinfo: &str) -> Option<String> {
+    let field = |key: &str| {
+        cpuinfo.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            (k.trim() == key).then(|| v.trim().to_string())
+        })
+    };
+    // x86 names the model; aarch64 kernels give "Model" or only the part number.
+    field("model name")
+        .or_else(|| field("Model"))
+        .or_else(|| field("CPU part"))
+}

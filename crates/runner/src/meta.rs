@@ -115,18 +115,13 @@ impl Meta {
 
 /// Model name and interesting flags from `/proc/cpuinfo` text.
 fn parse_cpuinfo(text: &str) -> (Option<String>, Vec<String>) {
-    let field = |key: &str| {
-        text.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            (k.trim() == key).then(|| v.trim().to_string())
-        })
-    };
-    let model = field("model name")
-        .or_else(|| field("Model"))
-        .or_else(|| field("CPU part"));
-    let flags = field("flags")
-        .or_else(|| field("Features"))
-        .unwrap_or_default();
+    let model = depthlab_gemm::probe::cpu_model_in(text);
+    // x86 lists "flags", aarch64 "Features".
+    let flags = text
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| matches!(k.trim(), "flags" | "Features"))
+        .map_or("", |(_, v)| v.trim());
     let have: Vec<&str> = flags.split_whitespace().collect();
     let features = FEATURES_OF_INTEREST
         .iter()

@@ -73,18 +73,6 @@ macro_rules! scalar_simd {
             fn fma_scalar(a: $t, b: $t, c: $t) -> $t {
                 a * b + c
             }
-            #[inline(always)]
-            fn mul_scalar(a: $t, b: $t) -> $t {
-                a * b
-            }
-            #[inline(always)]
-            fn is_zero(x: $t) -> bool {
-                x == 0.0
-            }
-            #[inline(always)]
-            fn is_one(x: $t) -> bool {
-                x == 1.0
-            }
         }
     };
 }

@@ -88,15 +88,7 @@ impl PeakFile {
 
 /// The CPU model of the machine writing the report (Linux), when no probe file names it.
 pub fn local_cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_string())
+    depthlab_gemm::probe::cpu_model().unwrap_or_else(|| "unknown CPU".to_string())
 }
 
 /// Element type of a GEMM benchmark family, for looking up its peak.

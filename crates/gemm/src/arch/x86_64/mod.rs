@@ -83,18 +83,6 @@ macro_rules! x86_simd {
             fn fma_scalar(a: $t, b: $t, c: $t) -> $t {
                 a.mul_add(b, c)
             }
-            #[inline(always)]
-            fn mul_scalar(a: $t, b: $t) -> $t {
-                a * b
-            }
-            #[inline(always)]
-            fn is_zero(x: $t) -> bool {
-                x == 0.0
-            }
-            #[inline(always)]
-            fn is_one(x: $t) -> bool {
-                x == 1.0
-            }
             $(
             #[inline(always)]
             unsafe fn hsum4(v: [$v; 4]) -> [$t; 4] {
