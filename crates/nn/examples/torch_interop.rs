@@ -16,17 +16,16 @@
 //! output near zero has no meaningful relative error of its own. The tolerance is
 //! [`TOL_EPS`] machine epsilons of the case's type (see [`tolerance`]).
 
-use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use depthlab_nn::{
-    Activation, Float, Init, Matrix, Mlp, MlpConfig, load_safetensors_into, save_safetensors,
+    Activation, Float, Init, Matrix, Mlp, MlpConfig, load_matrix, load_safetensors_into,
+    save_matrices, save_safetensors,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 /// Rows of every input batch: prime, so no SIMD width or GEMM block divides it.
 const ROWS: usize = 17;
@@ -117,14 +116,6 @@ fn tolerance<T: Float>() -> f64 {
     TOL_EPS * epsilon::<T>()
 }
 
-fn dtype_of<T: Float>() -> Dtype {
-    if T::BYTES == 4 {
-        Dtype::F32
-    } else {
-        Dtype::F64
-    }
-}
-
 /// A seeded input batch for a model with `cols` inputs, drawn in `f64` and rounded so an `f32`
 /// and an `f64` case from one seed see the same points.
 fn input<T: Float>(seed: u64, cols: usize) -> Matrix<T> {
@@ -137,55 +128,6 @@ fn input<T: Float>(seed: u64, cols: usize) -> Matrix<T> {
 /// A seed per case, so that cases do not share weights or inputs.
 fn seed_of(index: usize) -> u64 {
     1000 + index as u64
-}
-
-fn to_bytes<T: Float>(values: &[T]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(values.len() * T::BYTES);
-    values.iter().for_each(|v| v.write_le(&mut out));
-    out
-}
-
-/// Writes `x` and `y` as safetensors tensors named `"x"` and `"y"`.
-fn write_io<T: Float>(path: &Path, x: &Matrix<T>, y: &Matrix<T>) -> Result<(), String> {
-    let st = |e: safetensors::SafeTensorError| format!("{}: {e}", path.display());
-    let blobs = [
-        ("x", x, to_bytes(x.as_slice())),
-        ("y", y, to_bytes(y.as_slice())),
-    ];
-    let views = blobs
-        .iter()
-        .map(|(name, m, bytes)| {
-            TensorView::new(dtype_of::<T>(), vec![m.rows(), m.cols()], bytes).map(|v| (*name, v))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(st)?;
-    let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
-    let bytes = safetensors::serialize(views, Some(metadata)).map_err(st)?;
-    fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// Reads the 2-D tensor `name` of `path`, which must be stored in `T`'s own dtype: the
-/// comparison is only meaningful if both sides computed in the same precision.
-fn read_matrix<T: Float>(
-    st: &SafeTensors<'_>,
-    path: &Path,
-    name: &str,
-) -> Result<Matrix<T>, String> {
-    let at = || format!("{}: tensor {name:?}", path.display());
-    let view = st.tensor(name).map_err(|e| format!("{}: {e}", at()))?;
-    if view.dtype() != dtype_of::<T>() {
-        return Err(format!(
-            "{}: dtype {:?}, expected {:?}",
-            at(),
-            view.dtype(),
-            dtype_of::<T>()
-        ));
-    }
-    let &[rows, cols] = view.shape() else {
-        return Err(format!("{}: shape {:?}, expected 2-D", at(), view.shape()));
-    };
-    let data = view.data().chunks_exact(T::BYTES).map(T::read_le).collect();
-    Matrix::new(rows, cols, data).map_err(|e| format!("{}: {e}", at()))
 }
 
 fn export_case<T: Float>(dir: &Path, case: &Case, seed: u64) -> Result<(), String> {
@@ -202,11 +144,11 @@ fn export_case<T: Float>(dir: &Path, case: &Case, seed: u64) -> Result<(), Strin
         dir.join(format!("depthlab_{}.safetensors", case.name)),
     )
     .map_err(|e| e.to_string())?;
-    write_io(
-        &dir.join(format!("depthlab_{}.io.safetensors", case.name)),
-        &x,
-        &y,
+    save_matrices(
+        dir.join(format!("depthlab_{}.io.safetensors", case.name)),
+        &[("x", &x), ("y", &y)],
     )
+    .map_err(|e| e.to_string())
 }
 
 fn export(dir: &Path) -> Result<bool, String> {
@@ -258,10 +200,10 @@ fn check_case<T: Float>(dir: &Path, case: &Case) -> Result<bool, String> {
         }
     }
     load_safetensors_into(&mut model, &weights).map_err(|e| e.to_string())?;
-    let bytes = fs::read(&io).map_err(|e| format!("{}: {e}", io.display()))?;
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| format!("{}: {e}", io.display()))?;
-    let x = read_matrix::<T>(&st, &io, "x")?;
-    let y_torch = read_matrix::<T>(&st, &io, "y")?;
+    // Both sides must have computed in the same precision for the comparison to mean
+    // anything, and `load_matrix` converts nothing: a tensor in another dtype is an error.
+    let x = load_matrix::<T>(&io, "x").map_err(|e| e.to_string())?;
+    let y_torch = load_matrix::<T>(&io, "y").map_err(|e| e.to_string())?;
     let y = model
         .predict(&x)
         .map_err(|e| format!("{}: x: {e}", io.display()))?;

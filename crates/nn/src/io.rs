@@ -7,6 +7,10 @@
 //! `"depthlab.config"` (an [`MlpConfig`]), next to `"format": "pt"` and a human-readable
 //! `"depthlab.modules"` line. In PyTorch:
 //! `model.load_state_dict(safetensors.torch.load_file(path))` on the matching `Sequential`.
+//!
+//! Plain matrices (an input batch, a model's predictions) travel the same way:
+//! [`save_matrices`] writes named 2-D tensors, [`load_matrix`] reads one back, and
+//! `safetensors.torch.load_file` or `safetensors.numpy.load_file` opens them on the other side.
 
 use std::collections::HashMap;
 use std::fs;
@@ -249,6 +253,83 @@ pub fn load_safetensors_into<T: Float>(
         }
     }
     Ok(())
+}
+
+/// Writes `tensors` (each a name and a matrix, stored as a `rows × cols` tensor in `T`'s own
+/// dtype) to `path` as one safetensors file, atomically, with `"format": "pt"` in its metadata.
+///
+/// # Errors
+/// [`NnError::Tensor`] for an empty name or one given twice; [`NnError::Io`] when the file
+/// cannot be written; [`NnError::Safetensors`] if serialising fails.
+pub fn save_matrices<T: Float>(
+    path: impl AsRef<Path>,
+    tensors: &[(&str, &Matrix<T>)],
+) -> Result<(), NnError> {
+    let path = path.as_ref();
+    let mut seen = std::collections::HashSet::new();
+    for &(name, _) in tensors {
+        let reason = if name.is_empty() {
+            "an empty name cannot be stored"
+        } else if !seen.insert(name) {
+            "given twice"
+        } else {
+            continue;
+        };
+        return Err(NnError::Tensor {
+            tensor: name.to_string(),
+            reason: reason.to_string(),
+        });
+    }
+    let blobs: Vec<(&str, &Matrix<T>, Vec<u8>)> = tensors
+        .iter()
+        .map(|&(name, m)| (name, m, to_bytes(m.as_slice())))
+        .collect();
+    let st_err = |e: safetensors::SafeTensorError| st_error(path, &e);
+    let views = blobs
+        .iter()
+        .map(|(name, m, bytes)| {
+            TensorView::new(dtype_of::<T>(), vec![m.rows(), m.cols()], bytes).map(|v| (*name, v))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(st_err)?;
+    let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
+    let mut bytes = safetensors::serialize(views, Some(metadata)).map_err(st_err)?;
+    sort_header(&mut bytes);
+    write_atomically(path, &bytes)
+}
+
+/// Reads the 2-D tensor `name` of the safetensors file at `path` into a matrix.
+///
+/// The tensor must be stored in `T`'s own dtype: a matrix is data, not parameters, and is
+/// neither widened nor rounded on the way in (load an `F64` tensor as `Matrix<f64>`).
+///
+/// # Errors
+/// [`NnError::Io`] when the file cannot be read; [`NnError::Safetensors`] when it is not a
+/// safetensors file; [`NnError::Tensor`] when `name` is missing, is not 2-D, or has another
+/// dtype.
+pub fn load_matrix<T: Float>(path: impl AsRef<Path>, name: &str) -> Result<Matrix<T>, NnError> {
+    let path = path.as_ref();
+    let bytes = read(path)?;
+    let st = deserialize(path, &bytes)?;
+    let tensor_err = |reason: String| NnError::Tensor {
+        tensor: name.to_string(),
+        reason: format!("{reason} (in {})", path.display()),
+    };
+    let view = st
+        .tensor(name)
+        .map_err(|_| tensor_err("missing".to_string()))?;
+    if view.dtype() != dtype_of::<T>() {
+        return Err(tensor_err(format!(
+            "dtype {:?}, expected {:?}",
+            view.dtype(),
+            dtype_of::<T>()
+        )));
+    }
+    let &[rows, cols] = view.shape() else {
+        return Err(tensor_err(format!("shape {:?} is not 2-D", view.shape())));
+    };
+    let data = view.data().chunks_exact(T::BYTES).map(T::read_le).collect();
+    Matrix::new(rows, cols, data)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, NnError> {

@@ -43,8 +43,8 @@ pub use error::NnError;
 pub use float::Float;
 pub use init::Init;
 pub use io::{
-    CONFIG_KEY, MODULES_KEY, load_safetensors, load_safetensors_as, load_safetensors_into,
-    save_safetensors,
+    CONFIG_KEY, MODULES_KEY, load_matrix, load_safetensors, load_safetensors_as,
+    load_safetensors_into, save_matrices, save_safetensors,
 };
 pub use linear::{Linear, LinearGrads};
 pub use loss::{BatchTargets, Loss};
