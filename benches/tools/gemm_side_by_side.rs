@@ -4,7 +4,8 @@
 //! Criterion times one implementation for seconds, then the next: when a neighbour's load
 //! comes or goes in between, a ratio moves by up to 2× on this machine. Here every round runs
 //! each implementation once on the shape (a batch of calls lasting about 20 ms), so all three
-//! meet the same conditions; a cell is the median over rounds. Every round also runs the FMA
+//! meet the same conditions (in an order that rotates from round to round, so none always
+//! follows the probe); a cell is the median over rounds. Every round also runs the FMA
 //! peak probe for about 20 ms, and "% of peak" is the median over rounds of depthlab's rate
 //! against the probe of the same round, so the clock drifting between rows is not read as a
 //! kernel effect. The probe does not see everything the host does: on the 2-core KVM guest of
@@ -183,9 +184,12 @@ fn table_row<T: BenchElement>(p: &Problem, prefix: &str, rounds: usize, probe: P
     let calls = (BATCH_TIME.as_secs_f64() / once.as_secs_f64()).clamp(1.0, 1e6) as usize;
     let mut secs = vec![Vec::new(); runs.len()];
     let mut peaks = Vec::with_capacity(rounds);
-    for _ in 0..rounds {
+    for round in 0..rounds {
         peaks.push(probe.once());
-        for (i, &(imp, t)) in runs.iter().enumerate() {
+        // Each round starts one implementation further on, so none always runs straight after
+        // the probe's flat-out FMA loop or straight after one particular neighbour.
+        for i in (0..runs.len()).map(|j| (j + round) % runs.len()) {
+            let (imp, t) = runs[i];
             let t = t.unwrap_or(threads);
             let start = Instant::now();
             for _ in 0..calls {
