@@ -49,7 +49,7 @@ mod select;
 mod view;
 
 pub use driver::last_isa_used;
-pub use parallel::{MIN_PARALLEL_MACS, with_parallelism};
+pub use parallel::{MIN_PARALLEL_MACS, MIN_WARM_PARALLEL_MACS, with_parallelism};
 
 /// The largest cache blocks `(KC, MC, NC)` the driver uses for an `mr × nr` tile on
 /// `elem`-byte elements, derived from this machine's cache sizes: for tests that sit on block
@@ -102,6 +102,11 @@ pub enum Parallelism {
     /// product is big enough to gain; [`with_parallelism`] can override this per thread.
     #[default]
     Auto,
+    /// Use rayon's current pool from [`MIN_WARM_PARALLEL_MACS`] multiply-adds up, for a caller
+    /// that keeps the pool's other workers awake (depthlab-nn's training step does), so that
+    /// handing half of a product over costs µs rather than a wake-up. [`with_parallelism`]
+    /// overrides it like `Auto`.
+    Warm,
     /// Stay on the calling thread.
     Sequential,
 }

@@ -22,12 +22,24 @@ use crate::Parallelism;
 /// its 1-thread rate.
 pub const MIN_PARALLEL_MACS: usize = 1 << 23;
 
+/// Under [`Parallelism::Warm`], products from this many multiply-adds (about 102³) use the
+/// pool: with the other worker already awake a hand-off costs a few µs, and a product this size
+/// takes about 9 µs on one core of the Zen 5 host (2²⁰ is where W2's smallest products start).
+///
+/// Measured there (2026-12-03, session 16) on W2's training step at 2 threads, called from
+/// the main thread, whose largest products have 2²² multiply-adds and so stayed on one thread
+/// under `Auto`. Split on the warm pool from 2²² up: 1.24–1.36× the samples/s; from 2²¹:
+/// 1.25–1.26×; from 2²⁰: 1.31–1.42× (`step_timing 2`, two alternations each with the old
+/// rule); this rule as landed, 1.30–1.36× (four alternations).
+pub const MIN_WARM_PARALLEL_MACS: usize = 1 << 20;
+
 thread_local! {
-    /// A policy that overrides `Parallelism::Auto` on this thread (see [`with_parallelism`]).
+    /// A policy that overrides `Parallelism::Auto` and `Warm` on this thread (see
+    /// [`with_parallelism`]).
     static AUTO_OVERRIDE: std::cell::Cell<Option<Parallelism>> = const { std::cell::Cell::new(None) };
 }
 
-/// Runs `f` with every `Parallelism::Auto` product on this thread treated as `par`.
+/// Runs `f` with every `Parallelism::Auto` or `Warm` product on this thread treated as `par`.
 ///
 /// A sweep that trains many models at once on rayon's pool wraps each model in
 /// `with_parallelism(Parallelism::Sequential, ..)`: the runs are the parallel loop, and their
@@ -47,14 +59,19 @@ pub fn with_parallelism<R>(par: Parallelism, f: impl FnOnce() -> R) -> R {
 /// How many threads a product of this size may use under `par`.
 pub(crate) fn thread_count(par: Parallelism, macs: usize) -> usize {
     let par = match par {
-        Parallelism::Auto => AUTO_OVERRIDE.with(|o| o.get()).unwrap_or(Parallelism::Auto),
-        explicit => explicit,
+        Parallelism::Auto | Parallelism::Warm => AUTO_OVERRIDE.with(|o| o.get()).unwrap_or(par),
+        Parallelism::Sequential => Parallelism::Sequential,
     };
-    match par {
-        Parallelism::Sequential => 1,
-        Parallelism::Auto if macs < MIN_PARALLEL_MACS => 1,
+    let min_macs = match par {
+        Parallelism::Sequential => return 1,
+        Parallelism::Auto => MIN_PARALLEL_MACS,
+        Parallelism::Warm => MIN_WARM_PARALLEL_MACS,
+    };
+    if macs < min_macs {
+        1
+    } else {
         // rayon's current pool: the global one, or the one a caller `install`ed.
-        Parallelism::Auto => rayon::current_num_threads().max(1),
+        rayon::current_num_threads().max(1)
     }
 }
 
@@ -120,5 +137,34 @@ impl<P: Copy> Shared<P> {
     /// The pointer (a method, so closures capture the wrapper and not the bare field).
     pub(crate) fn get(self) -> P {
         self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MIN_PARALLEL_MACS, MIN_WARM_PARALLEL_MACS, thread_count, with_parallelism};
+    use crate::Parallelism;
+
+    #[test]
+    fn each_policy_splits_from_its_own_bar_and_sequential_overrides_both() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            for (par, bar) in [
+                (Parallelism::Auto, MIN_PARALLEL_MACS),
+                (Parallelism::Warm, MIN_WARM_PARALLEL_MACS),
+            ] {
+                assert_eq!(thread_count(par, bar - 1), 1, "{par:?}");
+                assert_eq!(thread_count(par, bar), 2, "{par:?}");
+                with_parallelism(Parallelism::Sequential, || {
+                    assert_eq!(thread_count(par, usize::MAX), 1, "{par:?} overridden");
+                });
+            }
+            assert_eq!(thread_count(Parallelism::Sequential, usize::MAX), 1);
+            // The warm bar sits below the plain one, or `Warm` would split less than `Auto`.
+            assert!(thread_count(Parallelism::Warm, MIN_PARALLEL_MACS / 2) == 2);
+        });
     }
 }

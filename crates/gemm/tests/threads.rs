@@ -8,7 +8,8 @@ use std::process::Command;
 
 use common::{Layout, Operand, Real, Spec, check, rng};
 use depthlab_gemm::{
-    Isa, MIN_PARALLEL_MACS, Parallelism, available_isas, gemm_on, with_parallelism,
+    Isa, MIN_PARALLEL_MACS, MIN_WARM_PARALLEL_MACS, Parallelism, available_isas, gemm_on,
+    with_parallelism,
 };
 use rand::Rng;
 use rayon::ThreadPoolBuilder;
@@ -132,6 +133,41 @@ fn bit_identical_for_one_and_two_threads() {
         identical::<f32>(isa);
     }
     identical::<f64>(available_isas()[0]);
+}
+
+/// Products that only `Parallelism::Warm` splits: a small square, W2's hidden layer with C
+/// column-major (a feature-major batch), and one with ragged tiles.
+fn warm_cases() -> Vec<Spec> {
+    let row = |m, k, n| Spec::dense(m, k, n);
+    vec![
+        row(128, 128, 128),
+        Spec {
+            c: Layout::COL,
+            ..row(256, 256, 64)
+        },
+        row(101, 130, 97),
+    ]
+}
+
+#[test]
+fn products_split_on_a_warm_pool_are_bit_identical() {
+    let two = ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    for (i, spec) in warm_cases().iter().enumerate() {
+        let macs = spec.m * spec.k * spec.n;
+        assert!(
+            (MIN_WARM_PARALLEL_MACS..MIN_PARALLEL_MACS).contains(&macs),
+            "{spec:?}"
+        );
+        for isa in available_isas() {
+            let seed = 0x7a0 + i as u64;
+            let sequential = product_bits::<f32>(isa, Parallelism::Sequential, spec, seed);
+            let warm = two.install(|| product_bits::<f32>(isa, Parallelism::Warm, spec, seed));
+            assert!(sequential == warm, "{isa} {spec:?}");
+            let mut rng = rng(seed);
+            two.install(|| check::<f32>(isa, Parallelism::Warm, spec, &mut rng))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
 }
 
 #[test]

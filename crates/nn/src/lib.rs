@@ -35,6 +35,7 @@ mod loss;
 mod matrix;
 mod mlp;
 mod optim;
+mod parallel;
 mod train;
 mod trainer;
 

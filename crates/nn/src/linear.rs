@@ -18,8 +18,8 @@
 //! ```
 
 use depthlab_gemm::{
-    BiasAlong, Epilogue, MIN_PARALLEL_MACS, MatMut, MatRef, Parallelism, VectorTask, gemm_epilogue,
-    gemm_with, with_vector_isa,
+    BiasAlong, Epilogue, MatMut, MatRef, Parallelism, VectorTask, gemm_epilogue, gemm_with,
+    with_vector_isa,
 };
 
 use crate::activation::{
@@ -29,6 +29,7 @@ use crate::activation::{
 use crate::error::{NnError, shape2};
 use crate::float::Float;
 use crate::matrix::Matrix;
+use crate::parallel::par_for;
 
 /// A fully connected layer: weight `out × in`, optional bias of length `out`.
 #[derive(Debug, Clone, PartialEq)]
@@ -231,19 +232,6 @@ impl<T: Float> Linear<T> {
             column_sums(dy.as_slice(), db);
         }
         Ok(())
-    }
-}
-
-/// The threading policy for a product of `m·k·n` multiply-adds: products below depthlab-gemm's
-/// [`MIN_PARALLEL_MACS`] never leave the calling thread (depthlab-gemm then skips even its
-/// thread-count bookkeeping, and a step made only of them never hops onto the pool), larger ones let
-/// depthlab-gemm decide ([`Parallelism::Auto`]). GEMM splits only over `m`/`n`, so the
-/// choice never changes the result's bits.
-pub(crate) fn par_for(m: usize, k: usize, n: usize) -> Parallelism {
-    if m.saturating_mul(k).saturating_mul(n) >= MIN_PARALLEL_MACS {
-        Parallelism::Auto
-    } else {
-        Parallelism::Sequential
     }
 }
 

@@ -15,8 +15,9 @@ use crate::activation::Activation;
 use crate::error::{NnError, shape2};
 use crate::float::Float;
 use crate::init::Init;
-use crate::linear::{Linear, affine, bias_activation, par_for};
+use crate::linear::{Linear, affine, bias_activation};
 use crate::matrix::{Matrix, fits_in_memory, try_filled};
+use crate::parallel::par_for;
 
 /// Bytes per element of the widest [`Float`] (`f64`), in which [`MlpConfig::build_as`] also
 /// draws every initial value: a configuration must fit in memory at that width.

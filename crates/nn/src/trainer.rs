@@ -8,21 +8,20 @@
 //! exactly that of computing all gradients first. Plain SGD folds the update into the
 //! weight-gradient product itself (see [`Trainer::set_fuse_sgd`]).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use depthlab_gemm::{MIN_PARALLEL_MACS, MatMut, MatRef};
+use depthlab_gemm::{MIN_PARALLEL_MACS, MIN_WARM_PARALLEL_MACS, MatMut, MatRef};
 
 use crate::activation::Activation;
 use crate::error::{NnError, shape2};
 use crate::float::Float;
 use crate::linear::{
     Linear, activation_backward, affine, affine_activated, bias_activation,
-    bias_activation_features, column_sums, input_grad, input_grad_relu, par_for, weight_grad,
+    bias_activation_features, column_sums, input_grad, input_grad_relu, weight_grad,
 };
 use crate::loss::{BatchTargets, Loss, predicted_class};
 use crate::matrix::{Matrix, fits_in_memory};
 use crate::mlp::Mlp;
 use crate::optim::{OptimizerConfig, Update};
+use crate::parallel::{on_warm_pool, par_for};
 use crate::train::Targets;
 
 /// The backward pipeline runs a layer's update beside the next layer's input gradient only
@@ -35,43 +34,6 @@ const MIN_JOIN_MACS: usize = MIN_PARALLEL_MACS;
 /// is 64 rows tall: a shorter batch would fall to narrower tiles (W1, batch 32: 0.80× the
 /// batch-major step), while at 64 rows the layout saves the weight transposition (W2 1.09×).
 const FEATURE_MAJOR_MIN_ROWS: usize = 64;
-
-/// Runs `f` on a rayon worker while a second worker stays awake beside it, picking up the
-/// halves of `f`'s split products and joined stages as soon as they appear.
-///
-/// A rayon worker that finds no work for a few µs goes to sleep, and waking it costs tens of
-/// µs on a virtual machine whose idle vCPUs halt. A training step runs parallel regions
-/// back to back with short sequential passes between them (the activation, the loss), long
-/// enough for the other worker to fall asleep before each one: measured on the 2-core KVM
-/// guest (2026-12-02), a `join` of two 50 µs halves took 90–120 µs after a 20–100 µs gap
-/// and 51 µs back to back. Kept awake, W3's step on 2 threads ran 1.07–1.12× faster than
-/// with a plain hop onto the pool (four interleaved pairs). The helper executes whatever job
-/// it finds in the pool, so beside unrelated parallel work it may run some of that before
-/// the step returns.
-fn on_warm_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    /// Sets the flag when `f` ends, also by unwinding, so the helper never spins forever.
-    struct Done<'a>(&'a AtomicBool);
-    impl Drop for Done<'_> {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::Release);
-        }
-    }
-    let done = AtomicBool::new(false);
-    let (result, ()) = rayon::join(
-        || {
-            let _done = Done(&done);
-            f()
-        },
-        || {
-            while !done.load(Ordering::Acquire) {
-                if rayon::yield_now() != Some(rayon::Yield::Executed) {
-                    std::hint::spin_loop();
-                }
-            }
-        },
-    );
-    result
-}
 
 /// `δ_{l-1} ← δ_l·W_l` into `prev.delta` (the layer below's buffers), through the ReLU's mask
 /// `[a_{l-1} > 0]` in the product's epilogue when `relu_mask`.
@@ -498,7 +460,7 @@ impl<T: Float> Trainer<T> {
 
     /// Whether a pass over `rows` rows should move onto a rayon worker first (see
     /// [`on_warm_pool`]): only when called from outside the pool and some product is big
-    /// enough to be split.
+    /// enough to be split there ([`MIN_WARM_PARALLEL_MACS`]).
     ///
     /// From outside, every parallel region is a separate injection into the pool: the caller
     /// sleeps, a worker wakes, and between regions the idle workers spin on the cores the
@@ -513,7 +475,7 @@ impl<T: Float> Trainer<T> {
             && self
                 .dims
                 .iter()
-                .any(|&(i, o)| rows.saturating_mul(i).saturating_mul(o) >= MIN_PARALLEL_MACS)
+                .any(|&(i, o)| rows.saturating_mul(i).saturating_mul(o) >= MIN_WARM_PARALLEL_MACS)
     }
 
     /// [`Trainer::step`] after the model and batch were checked, on whichever thread runs it.

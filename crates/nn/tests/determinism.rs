@@ -147,6 +147,63 @@ fn plain_sgd_with_fused_updates_is_bit_identical_inside_and_outside_the_pool() {
     assert!(h_one.iter().all(|l| l.is_finite()));
 }
 
+/// W2's shape: 64-row batches through 256-wide layers, products of 2²² multiply-adds, under
+/// depthlab-gemm's bar for splitting on its own but over the one for a warm pool.
+const W2_HIDDEN: [usize; 2] = [256, 256];
+
+const _: () = assert!(
+    64 * W2_HIDDEN[0] * W2_HIDDEN[1] >= depthlab_gemm::MIN_WARM_PARALLEL_MACS
+        && 64 * W2_HIDDEN[0] * W2_HIDDEN[1] < depthlab_gemm::MIN_PARALLEL_MACS,
+    "W2's products must be split only on a warm pool"
+);
+
+#[test]
+fn steps_split_on_a_warm_pool_give_the_same_bits() {
+    // Called from outside any pool, the trainer moves each step onto rayon's global pool and
+    // keeps a second worker awake; products from 2²⁰ multiply-adds up are then split. Inside
+    // a 1-thread pool nothing is.
+    let data = data();
+    let steps = |threads: Option<usize>| {
+        let go = || {
+            let mut model = MlpConfig::new(64, W2_HIDDEN.to_vec(), 10).build(5).unwrap();
+            let mut trainer = Trainer::new(
+                &model,
+                64,
+                Loss::SoftmaxCrossEntropy,
+                OptimizerConfig::sgd(0.05),
+            )
+            .unwrap();
+            let Targets::Classes { labels, .. } = &data.y_train else {
+                unreachable!()
+            };
+            let mut losses = Vec::new();
+            for b in 0..8 {
+                let rows = b * 64..(b + 1) * 64;
+                let x =
+                    Matrix::from_fn(64, 64, |i, j| data.x_train.get(rows.start + i, j).unwrap());
+                let y = BatchTargets::Classes(&labels[rows]);
+                losses.push(trainer.step(&mut model, &x, y).unwrap());
+            }
+            (all_bits(&model), losses)
+        };
+        match threads {
+            Some(t) => rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .build()
+                .unwrap()
+                .install(go),
+            None => go(),
+        }
+    };
+    let (one, l_one) = steps(Some(1));
+    let (outside, l_outside) = steps(None);
+    assert!(
+        outside == one,
+        "steps on the warm pool differ from 1 thread"
+    );
+    assert_eq!(l_one, l_outside);
+}
+
 #[test]
 fn same_seed_gives_same_initial_weights_and_different_seeds_differ() {
     let cfg = MlpConfig::new(5, vec![7, 3], 2);
