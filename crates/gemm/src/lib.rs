@@ -49,7 +49,9 @@ mod select;
 mod view;
 
 pub use driver::last_isa_used;
-pub use parallel::{MIN_PARALLEL_MACS, MIN_WARM_PARALLEL_MACS, with_parallelism};
+pub use parallel::{
+    MIN_PARALLEL_MACS, MIN_WARM_PARALLEL_MACS, parallelism_override, with_parallelism,
+};
 
 /// The largest cache blocks `(KC, MC, NC)` the driver uses for an `mr × nr` tile on
 /// `elem`-byte elements, derived from this machine's cache sizes: for tests that sit on block

@@ -56,6 +56,12 @@ pub fn with_parallelism<R>(par: Parallelism, f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// The policy [`with_parallelism`] set on this thread, if any, so that code which moves work
+/// onto another thread can carry it along.
+pub fn parallelism_override() -> Option<Parallelism> {
+    AUTO_OVERRIDE.with(|o| o.get())
+}
+
 /// How many threads a product of this size may use under `par`.
 pub(crate) fn thread_count(par: Parallelism, macs: usize) -> usize {
     let par = match par {

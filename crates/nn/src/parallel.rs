@@ -4,7 +4,9 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use depthlab_gemm::{MIN_PARALLEL_MACS, MIN_WARM_PARALLEL_MACS, Parallelism};
+use depthlab_gemm::{
+    MIN_PARALLEL_MACS, MIN_WARM_PARALLEL_MACS, Parallelism, parallelism_override, with_parallelism,
+};
 
 /// The threading policy for a product of `m·k·n` multiply-adds: products from depthlab-gemm's
 /// [`MIN_PARALLEL_MACS`] up let depthlab-gemm decide ([`Parallelism::Auto`]); inside
@@ -40,7 +42,7 @@ thread_local! {
 /// and 51 µs back to back. Kept awake, W3's step on 2 threads ran 1.07–1.12× faster than
 /// with a plain hop onto the pool (four interleaved pairs). The helper executes whatever job
 /// it finds in the pool, so beside unrelated parallel work it may run some of that before
-/// the step returns.
+/// the step returns. A [`with_parallelism`] policy of the calling thread goes along with `f`.
 pub(crate) fn on_warm_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     /// Sets the flag when `f` ends, also by unwinding, so the helper never spins forever.
     struct Done<'a>(&'a AtomicBool);
@@ -57,11 +59,15 @@ pub(crate) fn on_warm_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
         }
     }
     let done = AtomicBool::new(false);
+    let policy = parallelism_override();
     let (result, ()) = rayon::join(
         || {
             let _done = Done(&done);
             let _restore = Restore(WARM_POOL.with(|w| w.replace(true)));
-            f()
+            match policy {
+                Some(par) => with_parallelism(par, f),
+                None => f(),
+            }
         },
         || {
             while !done.load(Ordering::Acquire) {
@@ -72,4 +78,43 @@ pub(crate) fn on_warm_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
         },
     );
     result
+}
+
+/// Whether this thread's products may use a second thread at all: not under a
+/// [`with_parallelism`]`(Sequential, ..)` of the caller's (a parallel sweep's run, say).
+pub(crate) fn may_split() -> bool {
+    parallelism_override() != Some(Parallelism::Sequential)
+}
+
+#[cfg(test)]
+mod tests {
+    use depthlab_gemm::{Parallelism, parallelism_override, with_parallelism};
+
+    use super::{may_split, on_warm_pool, par_for};
+
+    #[test]
+    fn warm_products_split_only_on_the_warm_pool() {
+        // 2²² multiply-adds: W2's hidden layer.
+        assert_eq!(par_for(64, 256, 256), Parallelism::Sequential);
+        assert_eq!(par_for(128, 384, 384), Parallelism::Auto);
+        on_warm_pool(|| {
+            assert_eq!(par_for(64, 256, 256), Parallelism::Warm);
+            assert_eq!(par_for(128, 384, 384), Parallelism::Auto);
+            assert_eq!(par_for(32, 64, 64), Parallelism::Sequential);
+        });
+        // The flag ends with the pass.
+        assert_eq!(par_for(64, 256, 256), Parallelism::Sequential);
+    }
+
+    #[test]
+    fn the_callers_policy_travels_with_the_pass() {
+        assert!(may_split());
+        with_parallelism(Parallelism::Sequential, || {
+            assert!(!may_split());
+            let inside = on_warm_pool(parallelism_override);
+            assert_eq!(inside, Some(Parallelism::Sequential));
+        });
+        with_parallelism(Parallelism::Auto, || assert!(may_split()));
+        assert_eq!(on_warm_pool(parallelism_override), None);
+    }
 }

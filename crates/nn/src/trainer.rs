@@ -21,7 +21,7 @@ use crate::loss::{BatchTargets, Loss, predicted_class};
 use crate::matrix::{Matrix, fits_in_memory};
 use crate::mlp::Mlp;
 use crate::optim::{OptimizerConfig, Update};
-use crate::parallel::{on_warm_pool, par_for};
+use crate::parallel::{may_split, on_warm_pool, par_for};
 use crate::train::Targets;
 
 /// The backward pipeline runs a layer's update beside the next layer's input gradient only
@@ -472,6 +472,7 @@ impl<T: Float> Trainer<T> {
     fn wants_pool(&self, rows: usize) -> bool {
         rayon::current_thread_index().is_none()
             && rayon::current_num_threads() > 1
+            && may_split()
             && self
                 .dims
                 .iter()
