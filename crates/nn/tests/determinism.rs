@@ -74,6 +74,12 @@ fn run_with(
         let report = train(&mut model, data, &cfg, &mut |_| {}).unwrap();
         (model, report.history.iter().map(|s| s.train_loss).collect())
     };
+    on_threads(threads, go)
+}
+
+/// Runs `go` inside a fresh pool of `threads` workers, or with `None` on the calling thread
+/// (outside any pool).
+fn on_threads<R: Send>(threads: Option<usize>, go: impl FnOnce() -> R + Send) -> R {
     match threads {
         Some(t) => rayon::ThreadPoolBuilder::new()
             .num_threads(t)
@@ -186,14 +192,7 @@ fn steps_split_on_a_warm_pool_give_the_same_bits() {
             }
             (all_bits(&model), losses)
         };
-        match threads {
-            Some(t) => rayon::ThreadPoolBuilder::new()
-                .num_threads(t)
-                .build()
-                .unwrap()
-                .install(go),
-            None => go(),
-        }
+        on_threads(threads, go)
     };
     let (one, l_one) = steps(Some(1));
     let (outside, l_outside) = steps(None);
