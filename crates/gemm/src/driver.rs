@@ -17,7 +17,7 @@ use crate::blocking::blocking;
 use crate::epilogue::{RawEpilogue, finish_block};
 use crate::kernel::{Isa, MicroKernel, Tile};
 use crate::pack::{with_a_scratch, with_b_scratch};
-use crate::parallel::{Shared, for_each_task, thread_count};
+use crate::parallel::{Shared, for_each_task, product_ended, thread_count};
 use crate::{Element, Parallelism};
 
 /// One product `C ← α·A·B + β·C` as raw pointers and strides (the `matrixmultiply` form).
@@ -125,10 +125,12 @@ pub(crate) unsafe fn run_isa<T: Element>(isa: Isa, p: &Problem<T>, par: Parallel
         }
         return;
     }
-    let threads = thread_count(par, p.m.saturating_mul(p.n).saturating_mul(p.k));
+    let macs = p.m.saturating_mul(p.n).saturating_mul(p.k);
+    let threads = thread_count(par, macs);
     LAST_ISA.with(|last| last.set(Some(isa)));
     // SAFETY: forwarded contract.
-    unsafe { T::run_on(isa, p, threads) }
+    unsafe { T::run_on(isa, p, threads) };
+    product_ended(par, macs, threads);
 }
 
 thread_local! {

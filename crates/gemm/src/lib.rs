@@ -101,7 +101,9 @@ impl Element for f64 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Parallelism {
     /// Use rayon's current pool (the global one, or the one a caller `install`ed) when the
-    /// product is big enough to gain; [`with_parallelism`] can override this per thread.
+    /// product is big enough to gain: from [`MIN_PARALLEL_MACS`] multiply-adds, or from
+    /// [`MIN_WARM_PARALLEL_MACS`] deep into a run of back-to-back calls, when the pool's other
+    /// worker is still awake; [`with_parallelism`] can override this per thread.
     #[default]
     Auto,
     /// Use rayon's current pool from [`MIN_WARM_PARALLEL_MACS`] multiply-adds up, for a caller
