@@ -102,8 +102,8 @@ impl Element for f64 {
 pub enum Parallelism {
     /// Use rayon's current pool (the global one, or the one a caller `install`ed) when the
     /// product is big enough to gain: from [`MIN_PARALLEL_MACS`] multiply-adds, or from
-    /// [`MIN_WARM_PARALLEL_MACS`] deep into a run of back-to-back calls, when the pool's other
-    /// worker is still awake; [`with_parallelism`] can override this per thread.
+    /// [`MIN_WARM_PARALLEL_MACS`] deep into a run of back-to-back calls from outside the pool,
+    /// when its other worker is still awake; [`with_parallelism`] can override this per thread.
     #[default]
     Auto,
     /// Use rayon's current pool from [`MIN_WARM_PARALLEL_MACS`] multiply-adds up, for a caller
