@@ -35,6 +35,9 @@ pub const MIN_PARALLEL_MACS: usize = 1 << 23;
 /// rule); this rule as landed, 1.30–1.36× (four alternations).
 pub const MIN_WARM_PARALLEL_MACS: usize = 1 << 20;
 
+// `thread_count` returns early under the warm bar, which must then be the lower one.
+const _: () = assert!(MIN_WARM_PARALLEL_MACS <= MIN_PARALLEL_MACS);
+
 thread_local! {
     /// A policy that overrides `Parallelism::Auto` and `Warm` on this thread (see
     /// [`with_parallelism`]).
@@ -74,6 +77,11 @@ fn resolved(par: Parallelism) -> Parallelism {
 
 /// How many threads a product of this size may use under `par`.
 pub(crate) fn thread_count(par: Parallelism, macs: usize) -> usize {
+    if macs < MIN_WARM_PARALLEL_MACS {
+        // Under every policy's bar: not even the pool's size is asked for (a tiny product
+        // takes well under a µs).
+        return 1;
+    }
     // rayon's current pool: the global one, or the one a caller `install`ed.
     let pool = rayon::current_num_threads().max(1);
     match resolved(par) {
@@ -81,11 +89,7 @@ pub(crate) fn thread_count(par: Parallelism, macs: usize) -> usize {
         Parallelism::Auto if macs >= MIN_PARALLEL_MACS => pool,
         // A run says the pool is idle but for this caller's own splits only when the caller
         // is outside it: a worker's neighbours may be busy with jobs of their own.
-        Parallelism::Auto
-            if macs >= MIN_WARM_PARALLEL_MACS
-                && pool > 1
-                && rayon::current_thread_index().is_none() =>
-        {
+        Parallelism::Auto if pool > 1 && rayon::current_thread_index().is_none() => {
             let run = RUN.with(|r| {
                 let run = r.get().at(Instant::now());
                 r.set(run);
@@ -94,8 +98,7 @@ pub(crate) fn thread_count(par: Parallelism, macs: usize) -> usize {
             if run.warm() { pool } else { 1 }
         }
         Parallelism::Auto => 1,
-        Parallelism::Warm if macs >= MIN_WARM_PARALLEL_MACS => pool,
-        Parallelism::Warm => 1,
+        Parallelism::Warm => pool,
     }
 }
 
