@@ -70,7 +70,7 @@ pub fn parallelism_override() -> Option<Parallelism> {
 /// `par` after this thread's [`with_parallelism`] policy, if any.
 fn resolved(par: Parallelism) -> Parallelism {
     match par {
-        Parallelism::Auto | Parallelism::Warm => AUTO_OVERRIDE.with(|o| o.get()).unwrap_or(par),
+        Parallelism::Auto | Parallelism::Warm => parallelism_override().unwrap_or(par),
         Parallelism::Sequential => Parallelism::Sequential,
     }
 }
@@ -87,9 +87,7 @@ pub(crate) fn thread_count(par: Parallelism, macs: usize) -> usize {
     match resolved(par) {
         Parallelism::Sequential => 1,
         Parallelism::Auto if macs >= MIN_PARALLEL_MACS => pool,
-        // A run says the pool is idle but for this caller's own splits only when the caller
-        // is outside it: a worker's neighbours may be busy with jobs of their own.
-        Parallelism::Auto if pool > 1 && rayon::current_thread_index().is_none() => {
+        Parallelism::Auto if runs_count() => {
             let run = RUN.with(|r| {
                 let run = r.get().at(Instant::now());
                 r.set(run);
@@ -104,13 +102,16 @@ pub(crate) fn thread_count(par: Parallelism, macs: usize) -> usize {
 
 /// Records the end of a product that [`thread_count`] gave `threads` (see [`Run`]).
 pub(crate) fn product_ended(par: Parallelism, macs: usize, threads: usize) {
-    if macs >= MIN_WARM_PARALLEL_MACS
-        && resolved(par) != Parallelism::Sequential
-        && rayon::current_num_threads() > 1
-        && rayon::current_thread_index().is_none()
-    {
+    if macs >= MIN_WARM_PARALLEL_MACS && resolved(par) != Parallelism::Sequential && runs_count() {
         RUN.with(|r| r.set(r.get().ended(Instant::now(), threads > 1)));
     }
+}
+
+/// Whether this thread's [`Run`] is kept: only outside a pool of several threads. A run says
+/// the pool is idle but for this caller's own splits only when the caller is outside it: a
+/// worker's neighbours may be busy with jobs of their own.
+fn runs_count() -> bool {
+    rayon::current_thread_index().is_none() && rayon::current_num_threads() > 1
 }
 
 /// Products from [`MIN_WARM_PARALLEL_MACS`] up that start within this long of the previous

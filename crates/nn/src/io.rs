@@ -91,14 +91,6 @@ pub fn save_safetensors<T: Float>(model: &Mlp<T>, path: impl AsRef<Path>) -> Res
             blobs.push((bias_name(l), vec![b.len()], to_bytes(b)));
         }
     }
-    let st_err = |e: safetensors::SafeTensorError| st_error(path, &e);
-    let views = blobs
-        .iter()
-        .map(|(name, shape, bytes)| {
-            TensorView::new(dtype_of::<T>(), shape.clone(), bytes).map(|v| (name.clone(), v))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(st_err)?;
     let config_json = serde_json::to_string(cfg).map_err(|e| NnError::Metadata {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -108,6 +100,24 @@ pub fn save_safetensors<T: Float>(model: &Mlp<T>, path: impl AsRef<Path>) -> Res
         (CONFIG_KEY.to_string(), config_json),
         (MODULES_KEY.to_string(), torch_modules(cfg)),
     ]);
+    write_tensors::<T>(path, &blobs, metadata)
+}
+
+/// Serialises `tensors` (name, shape, little-endian bytes in `T`'s dtype) with `metadata`,
+/// header sorted, and writes the file atomically: the one way every saver here writes.
+fn write_tensors<T: Float>(
+    path: &Path,
+    tensors: &[(String, Vec<usize>, Vec<u8>)],
+    metadata: HashMap<String, String>,
+) -> Result<(), NnError> {
+    let st_err = |e: safetensors::SafeTensorError| st_error(path, &e);
+    let views = tensors
+        .iter()
+        .map(|(name, shape, bytes)| {
+            TensorView::new(dtype_of::<T>(), shape.clone(), bytes).map(|v| (name.as_str(), v))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(st_err)?;
     let mut bytes = safetensors::serialize(views, Some(metadata)).map_err(st_err)?;
     sort_header(&mut bytes);
     write_atomically(path, &bytes)
@@ -280,22 +290,18 @@ pub fn save_matrices<T: Float>(
             reason: reason.to_string(),
         });
     }
-    let blobs: Vec<(&str, &Matrix<T>, Vec<u8>)> = tensors
+    let blobs: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
         .iter()
-        .map(|&(name, m)| (name, m, to_bytes(m.as_slice())))
-        .collect();
-    let st_err = |e: safetensors::SafeTensorError| st_error(path, &e);
-    let views = blobs
-        .iter()
-        .map(|(name, m, bytes)| {
-            TensorView::new(dtype_of::<T>(), vec![m.rows(), m.cols()], bytes).map(|v| (*name, v))
+        .map(|&(name, m)| {
+            (
+                name.to_string(),
+                vec![m.rows(), m.cols()],
+                to_bytes(m.as_slice()),
+            )
         })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(st_err)?;
+        .collect();
     let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
-    let mut bytes = safetensors::serialize(views, Some(metadata)).map_err(st_err)?;
-    sort_header(&mut bytes);
-    write_atomically(path, &bytes)
+    write_tensors::<T>(path, &blobs, metadata)
 }
 
 /// Reads the 2-D tensor `name` of the safetensors file at `path` into a matrix.
