@@ -15,7 +15,7 @@
 
 use crate::blocking::blocking;
 use crate::epilogue::{RawEpilogue, finish_block};
-use crate::kernel::{Isa, MicroKernel, Tile};
+use crate::kernel::{Isa, LINE_BYTES, MicroKernel, Tile};
 use crate::pack::{with_a_scratch, with_b_scratch};
 use crate::parallel::{Shared, for_each_task, product_ended, thread_count};
 use crate::{Element, Parallelism};
@@ -225,7 +225,8 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
     // panels do: the copy is skipped whatever n is (1 thread, 41 interleaved rounds, operands
     // 64-byte aligned: 64×256×256 with A feature-major 1.03–1.04× the packed product,
     // 256×64×64 1.02–1.04×). Unaligned, the split loads made it 3–5% slower than the copy.
-    let a_is_panel = p.rsa == 1 && p.csa == mr as isize && (p.a as usize).is_multiple_of(64);
+    let a_is_panel =
+        p.rsa == 1 && p.csa == mr as isize && (p.a as usize).is_multiple_of(LINE_BYTES);
     let a_in_place = a_is_panel
         || p.rsa == 1
             && p.n <= A_IN_PLACE_MAX_PANELS * nr

@@ -230,6 +230,9 @@ pub(crate) unsafe fn transpose_block_scalar<E: Copy>(
 /// How many k steps ahead the microkernel prefetches its A panel.
 const A_PREFETCH_STEPS: usize = 8;
 
+/// Bytes in a cache line (every x86-64 core the kernels run on).
+pub(crate) const LINE_BYTES: usize = 64;
+
 /// Asks for the cache lines of a tile's column of `len ≤ MV·LANES` contiguous elements from
 /// `p`: one per register, and when `p` is not on a line boundary (a `Vec` from the system
 /// allocator starts 16 bytes past a page) the line of the last element too, which the
@@ -248,7 +251,7 @@ unsafe fn prefetch_column<S: Simd, const MV: usize>(p: *const S::E, len: usize) 
         for v in 0..MV {
             S::prefetch(p.wrapping_add(v * S::LANES));
         }
-        if !(p as usize).is_multiple_of(64) {
+        if !(p as usize).is_multiple_of(LINE_BYTES) {
             S::prefetch(p.wrapping_add(len - 1));
         }
     }
@@ -307,8 +310,9 @@ pub(crate) unsafe fn tile_body<S: Simd, const MV: usize, const NR: usize, const 
         // off a line, ABBA in one process, 31 rounds: 1024³ and 2048³ 1.02×, f64 1024³
         // 1.01×, 512³ 1.00×).
         let a_tail = !t.a_pack.is_null()
-            && (!(t.a as usize).is_multiple_of(64)
-                || !(t.a_ks.unsigned_abs() * std::mem::size_of::<S::E>()).is_multiple_of(64));
+            && (!(t.a as usize).is_multiple_of(LINE_BYTES)
+                || !(t.a_ks.unsigned_abs() * std::mem::size_of::<S::E>())
+                    .is_multiple_of(LINE_BYTES));
         let b_ahead = if PACKED_B { 0 } else { t.b_ahead };
         // The copy lays steps MV registers apart: a panel's layout only for the full body.
         debug_assert!(t.a_pack.is_null() || t.m_eff == MV * S::LANES);
