@@ -604,6 +604,8 @@ impl<T: Element> BlockJob<T> {
                     n_eff,
                     epi: self.epi.map(|e| e.at(ic + ir, self.jc + jr)),
                 };
+                #[cfg(feature = "tile-timing")]
+                let started = crate::tile_timing::now();
                 // SAFETY: the tile is inside C and owned by this task; A and B slivers are
                 // valid for kc steps; K's ISA was checked by the dispatcher.
                 unsafe {
@@ -615,6 +617,21 @@ impl<T: Element> BlockJob<T> {
                         K::tile::<false>(&tile)
                     }
                 };
+                #[cfg(feature = "tile-timing")]
+                {
+                    use crate::tile_timing::{TileKind, record};
+                    let kind = if n_eff < nr {
+                        TileKind::RaggedColumn
+                    } else if copying {
+                        TileKind::Copying
+                    } else if q == 0 {
+                        TileKind::FirstPanel
+                    } else {
+                        TileKind::LaterPanel
+                    };
+                    let macs = tile.m_eff * n_eff * kc;
+                    record(kind, crate::tile_timing::now() - started, macs as u64);
+                }
             }
         }
     }

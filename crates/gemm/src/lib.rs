@@ -46,6 +46,8 @@ mod parallel;
 pub mod probe;
 mod reduce;
 mod select;
+#[cfg(feature = "tile-timing")]
+pub mod tile_timing;
 mod view;
 
 pub use driver::last_isa_used;

@@ -6,6 +6,25 @@ pub(crate) mod scalar;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86_64;
 
+/// A tick count that only grows: the time-stamp counter on x86-64 (constant rate on every core
+/// of this kind), nanoseconds since the first call elsewhere.
+#[cfg(feature = "tile-timing")]
+#[inline(always)]
+pub(crate) fn timestamp() -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        x86_64::timestamp()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        START
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_nanos() as u64
+    }
+}
+
 /// Declares the microkernel type of one ISA for `f32` and `f64`: a target-feature wrapper
 /// around the shared [`tile_body`](crate::kernel::tile_body), and the FMA peak loop the
 /// probe times.

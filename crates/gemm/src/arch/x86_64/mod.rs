@@ -5,6 +5,14 @@ pub(crate) mod avx2;
 pub(crate) mod avx512;
 pub(crate) mod vector_isa;
 
+/// The time-stamp counter.
+#[cfg(feature = "tile-timing")]
+#[inline(always)]
+pub(crate) fn timestamp() -> u64 {
+    // SAFETY: RDTSC is part of every x86-64 CPU and reads a counter; it touches no memory.
+    unsafe { std::arch::x86_64::_rdtsc() }
+}
+
 /// Implements [`Simd`](crate::kernel::Simd) for one register type from its intrinsics.
 macro_rules! x86_simd {
     ($name:ident, $t:ty, $v:ty, $lanes:literal, $zero:ident, $set1:ident, $load:ident, $store:ident, $fma:ident, $mul:ident, $add:ident, $loadp:ident, $storep:ident, fold = $fold:ident, relu = $relu:ident, keep = $keep:ident $(, hsum4 = $hsum4:ident)? $(, transpose = $transpose:ident)?) => {
