@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 /// The kinds of tile the totals are kept for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TileKind {
-    /// Full-width tiles of the first column of a block, copying their A panel as they go.
+    /// Full-width tiles of a block's first column when that column copies A (each full panel
+    /// stored into the packed block as the tile reads it).
     Copying,
     /// Other full-width tiles on the first A panel of a block: the first to read each sliver
     /// of B, which may come from beyond L2.
