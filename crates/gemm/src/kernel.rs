@@ -311,7 +311,8 @@ pub(crate) unsafe fn tile_body<S: Simd, const MV: usize, const NR: usize, const 
         // 1.01×, 512³ 1.00×).
         let a_tail = !t.a_pack.is_null()
             && (!(t.a as usize).is_multiple_of(LINE_BYTES)
-                || !(t.a_ks.unsigned_abs() * std::mem::size_of::<S::E>())
+                || !(t.a_ks.unsigned_abs())
+                    .wrapping_mul(std::mem::size_of::<S::E>())
                     .is_multiple_of(LINE_BYTES));
         let b_ahead = if PACKED_B { 0 } else { t.b_ahead };
         // The copy lays steps MV registers apart: a panel's layout only for the full body.

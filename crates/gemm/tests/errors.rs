@@ -366,6 +366,41 @@ fn any_stride_along_a_dimension_of_one_multiplies_without_panicking() {
 }
 
 #[test]
+fn a_wild_stride_along_k_of_one_is_harmless_in_a_packed_product_too() {
+    // Large enough that A (unit stride down m) is packed, and copied by the first column of
+    // tiles, where the kernel works out A's step alignment: with k = 1 the k stride is free and
+    // must not be multiplied into an overflow (overflow checks are on in tests).
+    let (m, n) = (2100, 40);
+    let a: Vec<f32> = (0..m).map(|i| (i % 7) as f32 - 3.0).collect();
+    let b: Vec<f32> = (0..n).map(|j| (j % 5) as f32 * 0.5).collect();
+    for isa in available_isas() {
+        for s in [isize::MAX, isize::MIN, -(1 << 60)] {
+            // Column-major C, so the product is not transposed and A stays the packed side.
+            let mut c = vec![f32::NAN; m * n];
+            gemm_on(
+                isa,
+                Parallelism::Sequential,
+                1.0,
+                MatRef::new(&a, m, 1, 1, s).unwrap(),
+                MatRef::new(&b, 1, n, s, 1).unwrap(),
+                0.0,
+                MatMut::new(&mut c, m, n, 1, m as isize).unwrap(),
+            )
+            .unwrap();
+            for j in 0..n {
+                for i in 0..m {
+                    assert_eq!(
+                        c[i + j * m],
+                        a[i] * b[j],
+                        "{isa:?} stride {s} at ({i}, {j})"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn block_sizes_answer_for_any_input() {
     // Public (for tests on block edges), so absurd tile shapes must not panic either.
     for mr in [0, 1, 64, 4096, 4097, usize::MAX] {
