@@ -396,6 +396,24 @@ fn a_wild_stride_along_k_of_one_is_harmless_in_a_packed_product_too() {
                     );
                 }
             }
+            // Row-major C is multiplied as Cᵀ = Bᵀ·Aᵀ: then B (n × 1 here, unit stride down n)
+            // is the side copied, with the free stride as its k step.
+            let mut c = vec![f32::NAN; n * m];
+            gemm_on(
+                isa,
+                Parallelism::Sequential,
+                1.0,
+                MatRef::new(&b, n, 1, 1, s).unwrap(),
+                MatRef::new(&a, 1, m, s, 1).unwrap(),
+                0.0,
+                MatMut::new(&mut c, n, m, m as isize, 1).unwrap(),
+            )
+            .unwrap();
+            for j in 0..n {
+                for i in 0..m {
+                    assert_eq!(c[j * m + i], b[j] * a[i], "{isa:?} row-major, stride {s}");
+                }
+            }
         }
     }
 }
