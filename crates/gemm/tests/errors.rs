@@ -396,8 +396,8 @@ fn a_wild_stride_along_k_of_one_is_harmless_in_a_packed_product_too() {
                     );
                 }
             }
-            // Row-major C is multiplied as Cᵀ = Bᵀ·Aᵀ: then B (n × 1 here, unit stride down n)
-            // is the side copied, with the free stride as its k step.
+            // Row-major C is multiplied as Cᵀ = Bᵀ·Aᵀ: then B (1 × 2100 here, unit stride along
+            // its columns) is the side copied, with the free stride as its k step.
             let mut c = vec![f32::NAN; n * m];
             gemm_on(
                 isa,
