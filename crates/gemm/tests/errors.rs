@@ -367,53 +367,45 @@ fn any_stride_along_a_dimension_of_one_multiplies_without_panicking() {
 
 #[test]
 fn a_wild_stride_along_k_of_one_is_harmless_in_a_packed_product_too() {
-    // Large enough that A (unit stride down m) is packed, and copied by the first column of
-    // tiles, where the kernel works out A's step alignment: with k = 1 the k stride is free and
-    // must not be multiplied into an overflow (overflow checks are on in tests).
-    let (m, n) = (2100, 40);
-    let a: Vec<f32> = (0..m).map(|i| (i % 7) as f32 - 3.0).collect();
-    let b: Vec<f32> = (0..n).map(|j| (j % 5) as f32 * 0.5).collect();
+    // Large enough that the side with unit stride down its rows is packed, and copied by the
+    // first column of tiles, where the kernel works out its steps' alignment: with k = 1 the k
+    // stride is free and must not be multiplied into an overflow (overflow checks are on in
+    // tests).
+    let long: Vec<f32> = (0..2100).map(|i| (i % 7) as f32 - 3.0).collect();
+    let short: Vec<f32> = (0..40).map(|j| (j % 5) as f32 * 0.5).collect();
     for isa in available_isas() {
         for s in [isize::MAX, isize::MIN, -(1 << 60)] {
-            // Column-major C, so the product is not transposed and A stays the packed side.
-            let mut c = vec![f32::NAN; m * n];
-            gemm_on(
-                isa,
-                Parallelism::Sequential,
-                1.0,
-                MatRef::new(&a, m, 1, 1, s).unwrap(),
-                MatRef::new(&b, 1, n, s, 1).unwrap(),
-                0.0,
-                MatMut::new(&mut c, m, n, 1, m as isize).unwrap(),
-            )
-            .unwrap();
-            for j in 0..n {
-                for i in 0..m {
-                    assert_eq!(
-                        c[i + j * m],
-                        a[i] * b[j],
-                        "{isa:?} stride {s} at ({i}, {j})"
-                    );
-                }
-            }
-            // Row-major C is multiplied as Cᵀ = Bᵀ·Aᵀ: then B (1 × 2100 here, unit stride along
-            // its columns) is the side copied, with the free stride as its k step.
-            let mut c = vec![f32::NAN; n * m];
-            gemm_on(
-                isa,
-                Parallelism::Sequential,
-                1.0,
-                MatRef::new(&b, n, 1, 1, s).unwrap(),
-                MatRef::new(&a, 1, m, s, 1).unwrap(),
-                0.0,
-                MatMut::new(&mut c, n, m, m as isize, 1).unwrap(),
-            )
-            .unwrap();
-            for j in 0..n {
-                for i in 0..m {
-                    assert_eq!(c[j * m + i], b[j] * a[i], "{isa:?} row-major, stride {s}");
-                }
-            }
+            // Column-major C keeps the product as it is: A, the long side, is copied.
+            outer_product_with_free_k_stride(isa, &long, &short, s, false);
+            // Row-major C is multiplied as Cᵀ = Bᵀ·Aᵀ: B, the long side here, is copied.
+            outer_product_with_free_k_stride(isa, &short, &long, s, true);
+        }
+    }
+}
+
+/// `C = x·yᵀ` as a product with k = 1 whose k strides are `s`, C row- or column-major,
+/// checked element by element.
+fn outer_product_with_free_k_stride(isa: Isa, x: &[f32], y: &[f32], s: isize, row_major_c: bool) {
+    let (m, n) = (x.len(), y.len());
+    let mut c = vec![f32::NAN; m * n];
+    let (rsc, csc) = if row_major_c { (n, 1) } else { (1, m) };
+    gemm_on(
+        isa,
+        Parallelism::Sequential,
+        1.0,
+        MatRef::new(x, m, 1, 1, s).unwrap(),
+        MatRef::new(y, 1, n, s, 1).unwrap(),
+        0.0,
+        MatMut::new(&mut c, m, n, rsc as isize, csc as isize).unwrap(),
+    )
+    .unwrap();
+    for i in 0..m {
+        for j in 0..n {
+            assert_eq!(
+                c[i * rsc + j * csc],
+                x[i] * y[j],
+                "{isa:?} stride {s}, row-major C {row_major_c}, at ({i}, {j})"
+            );
         }
     }
 }
