@@ -12,7 +12,7 @@
 //! the row groups, never k.
 
 use crate::driver::Problem;
-use crate::kernel::{DotKernel, DotTile};
+use crate::kernel::{DotKernel, DotTile, Isa};
 
 /// The thin side the dot path always takes (given k fills a register): past it, and with a
 /// short k, packing is amortised over enough columns that the blocked path's outer products
@@ -35,8 +35,8 @@ const LONG_K_REGISTERS: usize = 32;
 /// stay in L2.
 const MAX_THIN_BYTES: usize = 256 << 10;
 
-/// Whether the dot path should run this product (`lanes`: elements per register of the ISA).
-pub(crate) fn suits<T>(p: &Problem<T>, lanes: usize) -> bool {
+/// Whether the dot path should run this product (`lanes`: elements per register of `isa`).
+pub(crate) fn suits<T>(p: &Problem<T>, lanes: usize, isa: Isa) -> bool {
     let thin = p.m.min(p.n);
     let max_thin = if p.k >= LONG_K_REGISTERS * lanes {
         MAX_THIN_LONG_K
@@ -51,7 +51,48 @@ pub(crate) fn suits<T>(p: &Problem<T>, lanes: usize) -> bool {
             .saturating_mul(p.k)
             .saturating_mul(std::mem::size_of::<T>())
             <= MAX_THIN_BYTES
+        && !blocked_beats_short_dots(p, lanes, isa)
 }
+
+/// Whether the blocked path beats AVX-512's dot products on a short k: each element of C
+/// then ends in a reduction that costs about as much as its few steps of k, while the
+/// blocked path's tiles run down C's thick side, storing whole registers when that side is
+/// contiguous (a weight update `W -= η·dZᵀ·A` of a layer with few outputs whose deltas are
+/// stored one output per row, dZᵀ thin). Where C's thick side is strided (a forward `X·Wᵀ`
+/// into a row-major batch of few columns) the blocked stores scatter, and the dot path stays
+/// ahead at any k.
+///
+/// Measured on the Zen 5 host (1 thread, ABBA in one process, 15 rounds; A rows and B columns
+/// contiguous in k, C row-major t×n; µs, dot → blocked):
+/// - f32, n = 256: t = 4, k 16 0.86 → 0.52, k 32 0.99 → 0.80, k 64 1.35 → 1.51; t = 6, 8, 12,
+///   k ≤ 64: 1.13–2.8× faster blocked, k 128 0.70–0.90×; 10×64×256 (ten outputs, a batch of
+///   64) 3.51 → 2.38; odd sizes 4×20×256 1.04 → 0.75, 5×17×100 0.60 → 0.35, 6×50×256 2.04 → 1.83;
+/// - f64: t = 4, k 16 2.13 → 1.75; t = 10, k 16 5.31 → 2.39, k 32 5.74 → 4.09, k 64 6.51 →
+///   7.38; 4×9×100 0.96 → 0.59, 6×30×64 0.94 → 0.79, 10×32×16 0.37 → 0.31;
+/// - a thick side under two registers: f32 10×64×16 0.22 → 0.34, 12×64×12 0.18 → 0.49;
+/// - t ≤ 3 stays with the dot path: 2×16×256 gained (0.62 → 0.44) but 2×64×256 (0.86 →
+///   1.18), 2×16×16 and 2×32×32 lost;
+/// - C row-major with the thin side across (256×k×t: the thick side strided): 0.7–2.7× slower
+///   blocked at every k;
+/// - AVX2 (forced): the dot path won every shape above (blocked 1.3–2.5× slower), so the rule
+///   is AVX-512's alone.
+fn blocked_beats_short_dots<T>(p: &Problem<T>, lanes: usize, isa: Isa) -> bool {
+    let thin = p.m.min(p.n);
+    let thick_contiguous = if p.m >= p.n { p.rsc == 1 } else { p.csc == 1 };
+    let max_k = match thin {
+        0..=3 => 0,
+        4 | 5 => SHORT_K_REGISTERS_FEW * lanes,
+        _ => SHORT_K_REGISTERS * lanes,
+    };
+    let thick = p.m.max(p.n);
+    isa == Isa::Avx512 && thick_contiguous && thick >= 2 * lanes && p.k <= max_k
+}
+
+/// Registers of k up to which [`blocked_beats_short_dots`] holds for a thin side of 4 or 5.
+const SHORT_K_REGISTERS_FEW: usize = 2;
+
+/// Registers of k up to which [`blocked_beats_short_dots`] holds for a thin side of 6 or more.
+const SHORT_K_REGISTERS: usize = 4;
 
 /// Runs the product as dot products with kernel `K` on `threads` threads.
 ///
@@ -104,5 +145,50 @@ pub(crate) unsafe fn dot_loops<T: Copy + Send + Sync, K: DotKernel<T>>(
         crate::parallel::for_each_task(parts, run_part);
     } else {
         run_part(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::suits;
+    use crate::driver::Problem;
+    use crate::kernel::Isa;
+
+    /// A thin product laid out as a feature-major trainer lays it out: A's rows and B's columns
+    /// contiguous in k, C row-major (only shapes and strides are read).
+    fn product(m: usize, k: usize, n: usize) -> Problem<f32> {
+        Problem {
+            m,
+            k,
+            n,
+            alpha: 1.0,
+            a: std::ptr::null(),
+            rsa: k as isize,
+            csa: 1,
+            b: std::ptr::null(),
+            rsb: 1,
+            csb: k as isize,
+            beta: 0.0,
+            c: std::ptr::null_mut(),
+            rsc: n as isize,
+            csc: 1,
+            epi: None,
+        }
+    }
+
+    #[test]
+    fn short_dots_along_a_contiguous_thick_side_go_to_the_tiles_on_avx512_only() {
+        // W2's output-layer update: thin m, C contiguous along n.
+        assert!(!suits(&product(10, 64, 256), 16, Isa::Avx512));
+        assert!(suits(&product(10, 64, 256), 8, Isa::Avx2));
+        // A thin side of 4 or 5 up to two registers of k, 6 and more up to four.
+        assert!(!suits(&product(4, 32, 256), 16, Isa::Avx512));
+        assert!(suits(&product(4, 33, 256), 16, Isa::Avx512));
+        assert!(suits(&product(10, 65, 256), 16, Isa::Avx512));
+        // A thin side of 3, a thick side under two registers, or a strided thick side.
+        assert!(suits(&product(3, 16, 256), 16, Isa::Avx512));
+        assert!(suits(&product(10, 64, 31), 16, Isa::Avx512));
+        assert!(!suits(&product(10, 64, 32), 16, Isa::Avx512));
+        assert!(suits(&product(256, 64, 10), 16, Isa::Avx512));
     }
 }

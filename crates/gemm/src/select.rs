@@ -48,7 +48,7 @@ unsafe fn pick<
 ) {
     // SAFETY: forwarded contract.
     unsafe {
-        if crate::dot::suits(p, Dot::LANES) {
+        if crate::dot::suits(p, Dot::LANES, Dot::ISA) {
             crate::dot::dot_loops::<T, Dot>(p, threads);
             // Thin products only come here; one pass over C after the dot products.
             if let Some(e) = &p.epi {
