@@ -178,7 +178,7 @@ mod tests {
 
     #[test]
     fn short_dots_along_a_contiguous_thick_side_go_to_the_tiles_on_avx512_only() {
-        // W2's output-layer update: thin m, C contiguous along n.
+        // Ten outputs over a batch of 64: thin m, C contiguous along n.
         assert!(!suits(&product(10, 64, 256), 16, Isa::Avx512));
         assert!(suits(&product(10, 64, 256), 8, Isa::Avx2));
         // A thin side of 4 or 5 up to two registers of k, 6 and more up to four.

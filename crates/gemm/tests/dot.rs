@@ -70,9 +70,9 @@ fn mlp_output_layers_match_the_oracle() {
     }
 }
 
-/// Output-layer weight updates `W -= η·dZᵀ·A` with a short k (the batch): thin products that
-/// AVX-512 hands to the blocked tiles instead of the dot path, and the other ISAs keep; both
-/// sides of that rule's k, thin and thick bounds, every C layout.
+/// Weight updates `W -= η·dZᵀ·A` of layers with few outputs and a short k (the batch): thin
+/// products that AVX-512 hands to the blocked tiles instead of the dot path, and the other ISAs
+/// keep; both sides of that rule's k, thin and thick bounds, every C layout.
 #[test]
 fn short_weight_updates_match_the_oracle() {
     let mut rng = rng(0xD09);
