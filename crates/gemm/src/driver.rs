@@ -295,6 +295,11 @@ pub(crate) unsafe fn gemm_loops<T: Element, K: MicroKernel<T>>(p: &Problem<T>, t
         unsafe { job.rows::<K>(0, p.m, mc, 0, p.n, a_in_place) };
         return;
     }
+    // From outside the pool, a B that must be packed keeps the caller busy before any share
+    // is handed over: wake a worker now, so its wake-up overlaps the packing.
+    if threads > 1 && !b_in_place && rayon::current_thread_index().is_none() {
+        crate::parallel::wake_a_worker();
+    }
     with_b_scratch(|b_scratch| {
         for jc in (0..p.n).step_by(blk.nc) {
             // loop 5
