@@ -77,15 +77,14 @@ pub(crate) fn suits<T>(p: &Problem<T>, lanes: usize, isa: Isa) -> bool {
 /// - AVX2 (forced): the dot path won every shape above (blocked 1.3–2.5× slower), so the rule
 ///   is AVX-512's alone.
 fn blocked_beats_short_dots<T>(p: &Problem<T>, lanes: usize, isa: Isa) -> bool {
-    let thin = p.m.min(p.n);
-    let thick_contiguous = if p.m >= p.n { p.rsc == 1 } else { p.csc == 1 };
-    let max_k = match thin {
-        0..=3 => 0,
-        4 | 5 => SHORT_K_REGISTERS_FEW * lanes,
-        _ => SHORT_K_REGISTERS * lanes,
+    let (thin, thick) = (p.m.min(p.n), p.m.max(p.n));
+    let max_k_registers = match thin {
+        0..=3 => return false,
+        4 | 5 => SHORT_K_REGISTERS_FEW,
+        _ => SHORT_K_REGISTERS,
     };
-    let thick = p.m.max(p.n);
-    isa == Isa::Avx512 && thick_contiguous && thick >= 2 * lanes && p.k <= max_k
+    let thick_contiguous = if p.m >= p.n { p.rsc == 1 } else { p.csc == 1 };
+    isa == Isa::Avx512 && thick_contiguous && thick >= 2 * lanes && p.k <= max_k_registers * lanes
 }
 
 /// Registers of k up to which [`blocked_beats_short_dots`] holds for a thin side of 4 or 5.
