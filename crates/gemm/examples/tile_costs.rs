@@ -29,7 +29,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seconds: f64 = match std::env::var("SECONDS") {
         Ok(s) => s
             .parse()
-            .map_err(|_| format!("SECONDS must be a number, got {s:?}"))?,
+            .ok()
+            .filter(|v: &f64| *v > 0.0 && v.is_finite())
+            .ok_or_else(|| format!("SECONDS must be a positive number, got {s:?}"))?,
         Err(_) => 1.0,
     };
     let isa = active_isa()?;
